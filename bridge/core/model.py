@@ -1,0 +1,158 @@
+"""The shared vocabulary of the bridge: channels, roles and the neutral form of a message.
+
+Every adapter converts what it receives into an ``InboundMessage`` and every layer above speaks only in
+these terms, so the relay rules and the store never see a nio event or an ``email.message``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    """Where a post came from or goes to."""
+
+    MATRIX = "matrix"
+    EMAIL = "email"
+
+
+class Role(StrEnum):
+    """A person's role in one community (DESIGN §6: convener | core | member | reader)."""
+
+    CONVENER = "convener"
+    CORE = "core"
+    MEMBER = "member"
+    READER = "reader"
+
+    @property
+    def may_post(self) -> bool:
+        """Readers only read (digests); everyone else takes part in the conversation."""
+        return self is not Role.READER
+
+
+class MembershipState(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # delivery stopped, e.g. past the bounce threshold
+    BANNED = "banned"
+
+
+class DeliveryMode(StrEnum):
+    """How a member wants the list's mail: every post, only digests, or nothing by mail."""
+
+    EACH = "each"
+    DIGEST = "digest"
+    NONE = "none"
+
+
+class PostState(StrEnum):
+    VISIBLE = "visible"
+    HELD = "held"  # waiting for a convener's decision
+    REJECTED = "rejected"
+    DELETED = "deleted"  # redacted on Matrix or withdrawn
+
+
+class DeliveryState(StrEnum):
+    """An outbox row's life: pending → sending → sent, or → dead after the retry limit."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+class DeliveryKind(StrEnum):
+    POST = "post"
+    EDIT = "edit"
+    REDACTION = "redaction"
+    NOTICE = "notice"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file carried by a post; ``data`` is None when only a link (``url``) is kept, e.g. too large."""
+
+    filename: str
+    content_type: str
+    size: int
+    data: bytes | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRefs:
+    """Everything a message says about what it answers, on either channel (DESIGN §4)."""
+
+    in_reply_to: str | None = None  # email Message-ID, without angle brackets
+    references: tuple[str, ...] = ()  # email References, oldest first, without angle brackets
+    reply_token: str | None = None  # from list+TOKEN@domain
+    matrix_thread_root: str | None = None  # m.relates_to rel_type m.thread
+    matrix_in_reply_to: str | None = None  # m.in_reply_to event id
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message that arrived on one channel, in neutral form, before it becomes a stored post.
+
+    ``origin_key`` is stable across re-deliveries (event id, Message-ID, or a hash of the raw mail) and is
+    what makes ingest idempotent.
+    """
+
+    channel: Channel
+    origin_key: str
+    community_slug: str
+    sender_address: str  # lowercased email address or Matrix user id
+    sender_name: str
+    text: str  # plain text / Markdown, quoted history and signature stripped
+    html: str | None = None  # sanitised HTML of the same content
+    full_text: str | None = None  # the original text, quotes included, for the archive
+    subject: str | None = None
+    refs: ThreadRefs = field(default_factory=ThreadRefs)
+    attachments: tuple[Attachment, ...] = ()
+    sent_at: datetime | None = None
+    email_message_id: str | None = None
+    matrix_event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RosterMember:
+    """A member as the convener lists them in config; the store turns it into person + identities + membership."""
+
+    name: str
+    email: str
+    role: Role = Role.MEMBER
+    matrix: str | None = None
+    time_zone: str | None = None
+    delivery: DeliveryMode = DeliveryMode.EACH
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A membership as the relay rules see it when deciding who gets a post."""
+
+    membership_id: int
+    person_id: int
+    email: str | None
+    matrix_id: str | None
+    role: Role
+    state: MembershipState
+    delivery: DeliveryMode
+    receive_own_posts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySpec:
+    """One outbox row to create with a post: deliver ``kind`` of the post on ``channel`` to ``recipient``.
+
+    ``recipient`` is an email address for email and a room id for Matrix. ``not_before`` delays a delivery
+    (the batched relay policy waits for a quiet period); ``batch_key`` groups rows folded into one email.
+    """
+
+    channel: Channel
+    recipient: str
+    kind: DeliveryKind = DeliveryKind.POST
+    membership_id: int | None = None
+    not_before: datetime | None = None
+    batch_key: str | None = None

@@ -1,0 +1,119 @@
+"""Child server processes: free ports, readiness probes and a stop that never leaves a server behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A server of the stack could not be started; the message says which and points at its log."""
+
+
+def free_port() -> int:
+    """Ask the kernel for a free TCP port on 127.0.0.1 (the tiny race with another process is accepted)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(probe: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``probe`` until it returns True; raise StackError naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if probe():
+                return
+        time.sleep(interval)
+    raise StackError(f"{what} was not ready after {timeout:.0f} s")
+
+
+def banner_starts_with(port: int, prefix: bytes, *, host: str = "127.0.0.1") -> Callable[[], bool]:
+    """A readiness probe: the server on ``port`` greets with ``prefix`` (an open port is not yet ready)."""
+
+    def probe() -> bool:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            sock.settimeout(1)
+            return sock.recv(64).startswith(prefix)
+
+    return probe
+
+
+class ManagedProcess:
+    """A server started as a child in its own process group, stopped with SIGTERM then SIGKILL.
+
+    Its own process group lets ``stop`` reach every process the server forks (Dovecot's helpers, say).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.env = env
+        self.cwd = cwd
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def check_alive(self) -> None:
+        """Raise StackError with the tail of the log when the server exited during start-up."""
+        if self._proc is not None and self._proc.poll() is not None:
+            raise StackError(
+                f"{self.name} exited with code {self._proc.returncode}; see {self.log_path}:\n"
+                + tail(self.log_path)
+            )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        # Children that outlived their leader (rare) are in the same group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a log, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
