@@ -1,0 +1,86 @@
+"""The ``icop`` command line: check a config, run the daemon, manage the store.
+
+Exit codes (stable, documented in the README): 0 success; 1 a runtime failure (a server unreachable in
+``check --online``, the daemon stopped on an error); 2 a usage or config error; 3 the database schema is
+newer than this code or not yet upgraded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from bridge import __version__
+from bridge.config import ConfigError, LoadedConfig, load_config
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+EXIT_SCHEMA = 3
+
+CONFIG_ENV = "ICOP_CONFIG"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="icop",
+        description="Bridge a community's Matrix room and email list into one conversation.",
+    )
+    parser.add_argument("--version", action="version", version=f"icop-bridge {__version__}")
+    parser.add_argument(
+        "--config",
+        default=os.environ.get(CONFIG_ENV),
+        help=f"config file (TOML); default: ${CONFIG_ENV}",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="override the config's logging.level",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="validate the config (exit 2 on errors)")
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also connect to the homeserver, IMAP and SMTP and check credentials and rooms",
+    )
+    commands.add_parser("run", help="run the bridge daemon until SIGTERM/SIGINT")
+
+    db = commands.add_parser("db", help="manage the store")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="create the database or apply pending migrations")
+    db_commands.add_parser("version", help="show the schema version of the database and the code")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.config:
+        print(f"icop: no config: pass --config PATH or set {CONFIG_ENV}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        loaded = load_config(args.config)
+    except ConfigError as error:
+        for issue in error.issues:
+            print(issue, file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return _dispatch(args, loaded)
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+
+
+def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    from bridge import commands
+
+    if args.command == "check":
+        return asyncio.run(commands.check(loaded, online=args.online))
+    if args.command == "run":
+        return commands.run(loaded, log_level=args.log_level)
+    if args.command == "db":
+        return asyncio.run(commands.db(loaded, args.db_command))
+    raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

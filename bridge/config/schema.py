@@ -1,0 +1,275 @@
+"""The typed config schema: every key a convener may write, its default and what it means.
+
+The core keys are a contract (DESIGN §6) that deployment scripts write; keys beyond them are documented
+here and in ``config/example.toml``. Unknown keys are errors, so a typo never silently does nothing.
+Secrets are never values here, only references: ``*_env`` names an environment variable, ``*_file`` a file.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from bridge.config import validators
+
+EmailAddress = Annotated[str, AfterValidator(validators.email_address)]
+MatrixUserId = Annotated[str, AfterValidator(validators.matrix_user_id)]
+MatrixRoom = Annotated[str, AfterValidator(validators.matrix_room)]
+TimeZone = Annotated[str, AfterValidator(validators.time_zone)]
+Slug = Annotated[str, AfterValidator(validators.slug)]
+HttpUrl = Annotated[str, AfterValidator(validators.http_url)]
+BindAddress = Annotated[str, AfterValidator(validators.bind_address)]
+Port = Annotated[int, Field(gt=0, lt=65536)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class Section(BaseModel):
+    """Base of every config table: unknown keys are errors and field docstrings are the documentation."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+class DatabaseConfig(Section):
+    url: str = "sqlite://var/icop.sqlite3"
+    """``sqlite://PATH`` (relative to the config file's folder) or ``postgres://user@host:port/db``.
+    The environment variable ICOP_DATABASE_URL overrides it."""
+
+    @model_validator(mode="after")
+    def _known_scheme(self) -> DatabaseConfig:
+        if not self.url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise ValueError(
+                f"database url {self.url!r} must start with sqlite://, postgres:// or postgresql://"
+            )
+        return self
+
+
+class MatrixConfig(Section):
+    homeserver: HttpUrl
+    """Client-server API base URL of the homeserver, e.g. https://matrix.example.com."""
+    user_id: MatrixUserId
+    """The bridge's own Matrix account, e.g. @icop:example.com."""
+    access_token_env: str | None = None
+    """Environment variable holding an access token for user_id."""
+    access_token_file: str | None = None
+    """File holding an access token for user_id."""
+    password_env: str | None = None
+    """Environment variable holding the password; used once to log in, the token is kept in the store."""
+    password_file: str | None = None
+    """File holding the password (see password_env)."""
+    device_name: str = "icop-bridge"
+    """Device display name used when logging in with a password."""
+    sync_timeout_seconds: Seconds = 30
+    """Long-poll timeout of each /sync request."""
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> MatrixConfig:
+        refs = [
+            self.access_token_env,
+            self.access_token_file,
+            self.password_env,
+            self.password_file,
+        ]
+        if not any(refs):
+            raise ValueError(
+                "give one credential: access_token_env, access_token_file, password_env or password_file"
+            )
+        return self
+
+
+Security = Literal["tls", "starttls", "none"]
+
+
+class ImapConfig(Section):
+    host: str
+    """IMAP server of the mailbox that receives every list address."""
+    port: Port | None = None
+    """Defaults to 993 with security = "tls", else 143."""
+    security: Security = "tls"
+    """tls (implicit TLS), starttls, or none (only on a trusted network such as 127.0.0.1)."""
+    user: str
+    """Login name of the mailbox."""
+    password_env: str | None = None
+    """Environment variable holding the IMAP password."""
+    password_file: str | None = None
+    """File holding the IMAP password."""
+    mailbox: str = "INBOX"
+    """Folder to read list mail from."""
+    idle: bool = True
+    """Use IMAP IDLE when the server offers it; otherwise poll."""
+    poll_interval_seconds: Seconds = 60
+    """How often to poll when IDLE is off or unavailable."""
+    processed: Literal["flag", "move"] = "flag"
+    """What to do with a message once its post is stored: set the \\Seen flag or move it."""
+    processed_mailbox: str = "icop-processed"
+    """Folder processed messages are moved to when processed = "move"."""
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+    @model_validator(mode="after")
+    def _password(self) -> ImapConfig:
+        if not (self.password_env or self.password_file):
+            raise ValueError("give password_env or password_file")
+        return self
+
+
+class SmtpConfig(Section):
+    host: str
+    """SMTP submission server used for every outgoing mail."""
+    port: Port | None = None
+    """Defaults to 465 with security = "tls", 587 with "starttls", 25 with "none"."""
+    security: Security = "starttls"
+    """tls (implicit TLS), starttls, or none."""
+    user: str | None = None
+    """Login name; without it no AUTH is attempted."""
+    password_env: str | None = None
+    """Environment variable holding the SMTP password."""
+    password_file: str | None = None
+    """File holding the SMTP password."""
+    timeout_seconds: Seconds = 30
+    """Timeout of each SMTP command."""
+    connections: Annotated[int, Field(ge=1, le=32)] = 2
+    """How many SMTP connections deliver in parallel (each reused for many mails)."""
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"tls": 465, "starttls": 587, "none": 25}[self.security]
+
+    @model_validator(mode="after")
+    def _password_with_user(self) -> SmtpConfig:
+        if self.user and not (self.password_env or self.password_file):
+            raise ValueError("user is set: give password_env or password_file as well")
+        return self
+
+
+class MailConfig(Section):
+    imap: ImapConfig
+    """The mailbox that receives every list address."""
+    smtp: SmtpConfig
+    """The server that sends every outgoing mail."""
+
+
+class WebConfig(Section):
+    bind: BindAddress = "127.0.0.1:8080"
+    """host:port of the web server (archive pages, subscription and unsubscribe endpoints)."""
+
+
+class LoggingConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    """Log level; `icop --log-level` overrides it."""
+    format: Literal["text", "json"] = "text"
+    """text: one readable line per event; json: one JSON object per line for log collectors."""
+
+
+class SigningConfig(Section):
+    key_env: str | None = None
+    """Environment variable holding the key that signs reply addresses and unsubscribe links.
+    Without key_env/key_file a random key is generated once and kept in the store."""
+    key_file: str | None = None
+    """File holding that key."""
+
+
+class OutboxConfig(Section):
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 12
+    """Attempts before a delivery is parked as dead (visible in `icop outbox list`)."""
+    backoff_base_seconds: Seconds = 5
+    """First retry delay; each further retry doubles it."""
+    backoff_max_seconds: Seconds = 3600
+    """Longest delay between two attempts."""
+
+
+class TaxonomyTag(Section):
+    tag: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    """The tag as written after # (lowercase, digits, hyphens)."""
+    label: str
+    """Human name shown in the archive and digests."""
+    description: str = ""
+    """What discussions belong under this tag."""
+    aliases: list[str] = []
+    """Other hashtags that mean the same (they are filed under tag)."""
+
+
+class DigestConfig(Section):
+    frequency: Literal["daily", "weekly", "monthly", "never"] = "weekly"
+    """Default digest frequency for new readers (each reader may choose their own)."""
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    """Day weekly digests go out, in each reader's own time zone."""
+    hour: Annotated[int, Field(ge=0, le=23)] = 8
+    """Local hour digests go out, in each reader's own time zone."""
+
+
+class MemberConfig(Section):
+    name: Annotated[str, Field(min_length=1)]
+    """Display name."""
+    email: EmailAddress
+    """Address the member writes from and receives list mail at."""
+    matrix: MatrixUserId | None = None
+    """Matrix user id, when the member also chats."""
+    role: Literal["convener", "core", "member", "reader"] = "member"
+    """convener | core | member | reader (readers receive digests only)."""
+    time_zone: TimeZone | None = None
+    """The member's IANA time zone; defaults to the community's."""
+    delivery: Literal["each", "digest", "none"] = "each"
+    """each: every post by mail; digest: digests only; none: no mail (chat only)."""
+    receive_own_posts: bool = False
+    """Also mail the member a copy of their own posts."""
+
+
+class CommunityConfig(Section):
+    slug: Slug
+    """Short id used in URLs, List-Id and the CLI (lowercase, digits, hyphens)."""
+    name: Annotated[str, Field(min_length=1)]
+    """The community's name as members know it."""
+    room: MatrixRoom
+    """Matrix room alias (#name:server) or id (!id:server)."""
+    list_address: EmailAddress
+    """The list's email address; mail to it (or to list+TOKEN@) is the community's."""
+    time_zone: TimeZone = "UTC"
+    """Default time zone for members and meeting times."""
+    description: str = ""
+    """One or two sentences shown in the archive and digests."""
+    subject_prefix: str | None = None
+    """Subject tag for list mail, without brackets; defaults to the slug."""
+    relay_policy: Literal["per_message", "batched"] = "per_message"
+    """per_message: every chat message becomes one email; batched: a chat burst becomes one email."""
+    batch_quiet_seconds: Seconds = 300
+    """With batched: send once the chat has been quiet this long."""
+    batch_max_delay_seconds: Seconds = 3600
+    """With batched: never hold a message longer than this."""
+    non_member_policy: Literal["hold", "relay", "ignore"] = "hold"
+    """What happens to posts from people outside the roster: hold for the convener, relay, or ignore."""
+    max_attachment_bytes: Annotated[int, Field(ge=0)] = 10_000_000
+    """Attachments larger than this are relayed as a link instead of a file."""
+    digest: DigestConfig = DigestConfig()
+    """Digest defaults for this community."""
+    taxonomy: list[TaxonomyTag] = []
+    """The convener's tags for filing discussions."""
+    member: list[MemberConfig] = []
+    """The roster: conveners, core team, members and readers."""
+
+    @property
+    def prefix(self) -> str:
+        return self.subject_prefix if self.subject_prefix is not None else self.slug
+
+
+class Config(Section):
+    base_url: HttpUrl = "http://127.0.0.1:8080"
+    """Public URL of the web server, used in links inside mail and digests."""
+    database: DatabaseConfig = DatabaseConfig()
+    """Where the store lives."""
+    matrix: MatrixConfig
+    """The bridge's Matrix account."""
+    mail: MailConfig
+    """The list mailbox (IMAP) and the outgoing server (SMTP)."""
+    web: WebConfig = WebConfig()
+    """The web server."""
+    logging: LoggingConfig = LoggingConfig()
+    """Logging."""
+    signing: SigningConfig = SigningConfig()
+    """The key for signed reply addresses and links."""
+    outbox: OutboxConfig = OutboxConfig()
+    """Retries of outgoing deliveries."""
+    community: Annotated[list[CommunityConfig], Field(min_length=1)]
+    """The communities this bridge serves, one [[community]] table each."""
