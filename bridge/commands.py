@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
+from bridge.app import Bridge, StartupError, open_database, serve
 from bridge.config import LoadedConfig
 from bridge.email.probe import probe_imap, probe_smtp
+from bridge.logs import configure_logging
 from bridge.matrix.probe import probe_matrix
 from bridge.probe import ProbeResult
+from bridge.store.database import DatabaseUrlError, redact
+from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 
 
 async def check(loaded: LoadedConfig, *, online: bool) -> int:
@@ -37,3 +42,46 @@ async def check(loaded: LoadedConfig, *, online: bool) -> int:
     for result in results:
         print(result, file=sys.stdout if result.ok else sys.stderr)
     return 0 if all(result.ok for result in results) else 1
+
+
+def run(loaded: LoadedConfig, *, log_level: str | None) -> int:
+    """``icop run``: the daemon, until SIGTERM/SIGINT."""
+    config = loaded.config
+    configure_logging(log_level or config.logging.level, config.logging.format)
+    bridge = Bridge(loaded)
+    try:
+        asyncio.run(serve(bridge))
+    except SchemaTooNewError as error:
+        logging.getLogger("bridge").error("%s", error)
+        return 3
+    except (StartupError, OSError, DatabaseUrlError) as error:
+        logging.getLogger("bridge").error("cannot start: %s", error)
+        return 1
+    return 0
+
+
+async def db(loaded: LoadedConfig, action: str) -> int:
+    """``icop db upgrade`` / ``icop db version``."""
+    try:
+        database = await open_database(loaded.database_url())
+    except StartupError as error:
+        print(f"icop: {error}", file=sys.stderr)
+        return 1
+    try:
+        if action == "upgrade":
+            before, after = await upgrade(database)
+            if before == after:
+                print(f"database {redact(database.url)} is up to date (schema {after})")
+            else:
+                print(f"database {redact(database.url)} upgraded from schema {before} to {after}")
+        else:
+            print(
+                f"database schema {await current_version(database)}, "
+                f"this icop-bridge knows up to {latest_version()}"
+            )
+    except SchemaTooNewError as error:
+        print(f"icop: {error}", file=sys.stderr)
+        return 3
+    finally:
+        await database.close()
+    return 0
