@@ -1,0 +1,306 @@
+"""The loop guard: what must never be relayed, decided from headers alone (DESIGN §3).
+
+A bridge that relays its own mail, a vacation notice or a bounce into the room, or back out to the
+list, multiplies it with every round trip. Each check below is one small named rule, in order of the
+strength of its evidence: our own traces (LOOP), a standard delivery report (BOUNCE), the signs of
+automatic mail (AUTO_REPLY, RFC 3834 and the de-facto headers), and last the weaker signs of a
+bounce (null sender, MAILER-DAEMON), which vacation responders also show. Bounce subjects ("Delivery
+failure") are not used: people write them too, and real bounces carry one of the signs above. Bodies
+are never parsed; the bounce handler reads the reports themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from email.utils import getaddresses
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from bridge.core.message_ids import is_own_message_id, parse_message_id
+
+ORIGIN_MARKER_KEY = "org.icop.origin"
+"""Content key the bridge puts on every Matrix event it sends, so its own events are recognised even
+when they arrive through another of its devices or a second process."""
+
+
+class MailClass(StrEnum):
+    RELAY = "relay"
+    LOOP = "loop"  # our own mail coming back
+    AUTO_REPLY = "auto_reply"  # vacation notices, read receipts, list and bulk mail
+    BOUNCE = "bounce"  # delivery failures: feed bounce handling
+
+
+@dataclass(frozen=True, slots=True)
+class MailVerdict:
+    """What to do with an inbound mail and why, in words a convener can read in a log."""
+
+    verdict: MailClass
+    reason: str
+
+    @property
+    def relay(self) -> bool:
+        return self.verdict is MailClass.RELAY
+
+
+@runtime_checkable
+class HeaderItems(Protocol):
+    """Anything with ``items()`` yielding (name, value): a Mapping, or an ``email.message.Message``,
+    whose ``items()`` keeps duplicate headers."""
+
+    def items(self) -> Iterable[tuple[str, object]]: ...
+
+
+Headers = HeaderItems | Iterable[tuple[str, object]]
+
+
+class HeaderView:
+    """Headers by lowercased name, every occurrence kept in order, values unfolded and stripped."""
+
+    def __init__(self, headers: Headers) -> None:
+        pairs = headers.items() if isinstance(headers, HeaderItems) else headers
+        self._values: dict[str, list[str]] = {}
+        for name, value in pairs:
+            unfolded = " ".join(str(value).split())
+            self._values.setdefault(name.strip().lower(), []).append(unfolded)
+
+    def all(self, name: str) -> list[str]:
+        return self._values.get(name.lower(), [])
+
+    def first(self, name: str) -> str | None:
+        values = self.all(name)
+        return values[0] if values else None
+
+    def has(self, name: str) -> bool:
+        return name.lower() in self._values
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """Who "we" are: the list domain (X-Loop, List-Post), our List-Ids and our Message-ID domain."""
+
+    own_domain: str
+    list_ids: frozenset[str]
+    message_id_domain: str
+
+
+MailRule = Callable[[HeaderView, _Identity], MailVerdict | None]
+
+
+def _addresses(values: Iterable[str]) -> list[str]:
+    return [address.casefold() for _, address in getaddresses(list(values)) if address]
+
+
+def _main_token(value: str) -> str:
+    """The first word of a structured value, before parameters and comments: ``auto-replied; x=y``."""
+    value = re.sub(r"\([^()]*\)", " ", value)
+    return value.split(";", 1)[0].strip().strip('"').casefold()
+
+
+def _list_id_key(value: str) -> str:
+    match = re.search(r"<([^<>]+)>", value)
+    return (match[1] if match else value).strip().casefold()
+
+
+def _own_message_id(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """A Message-ID we minted: our own relayed mail came back in."""
+    for value in headers.all("message-id"):
+        if is_own_message_id(value, me.message_id_domain):
+            return MailVerdict(MailClass.LOOP, f"Message-ID {parse_message_id(value)} is our own")
+    return None
+
+
+def _own_x_loop(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """X-Loop naming our domain: we stamped this mail on its way out."""
+    domain = me.own_domain.casefold()
+    for value in headers.all("x-loop"):
+        for word in re.split(r"[\s,<>]+", value.casefold()):
+            if word == domain or word.endswith("@" + domain):
+                return MailVerdict(MailClass.LOOP, f"X-Loop {value!r} names our domain")
+    return None
+
+
+def _own_list_headers(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """Our List-Id (RFC 2919), or a List-Post (RFC 2369) to an address of our domain: a list mail of
+    ours forwarded or resent whole (Mailman's loop rule looks at List-Post the same way)."""
+    for value in headers.all("list-id"):
+        if _list_id_key(value) in me.list_ids:
+            return MailVerdict(MailClass.LOOP, f"List-Id {value!r} is ours")
+    domain = "@" + me.own_domain.casefold()
+    for value in headers.all("list-post"):
+        for target in re.findall(r"<mailto:([^>?]+)", value, flags=re.IGNORECASE):
+            if target.strip().casefold().endswith(domain):
+                return MailVerdict(MailClass.LOOP, f"List-Post {value!r} is one of our lists")
+    return None
+
+
+def _content_type_report(headers: HeaderView) -> str | None:
+    """The report-type of a ``multipart/report`` (RFC 6522), '' if it has none, None if not a
+    report."""
+    content_type = headers.first("content-type")
+    if content_type is None or _main_token(content_type) != "multipart/report":
+        return None
+    match = re.search(r"report-type\s*=\s*\"?([\w.-]+)", content_type, flags=re.IGNORECASE)
+    return match[1].casefold() if match else ""
+
+
+def _delivery_status_report(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """A delivery status notification (RFC 3464): the standard form of a bounce."""
+    if _content_type_report(headers) == "delivery-status":
+        return MailVerdict(MailClass.BOUNCE, "delivery status report (multipart/report)")
+    return None
+
+
+def _failed_recipients(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """X-Failed-Recipients: Exim's bounces, often in plain text rather than RFC 3464 form."""
+    if headers.has("x-failed-recipients"):
+        return MailVerdict(MailClass.BOUNCE, "X-Failed-Recipients present")
+    return None
+
+
+def _auto_submitted(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """RFC 3834: any Auto-Submitted value but ``no`` marks automatic mail."""
+    for value in headers.all("auto-submitted"):
+        keyword = _main_token(value)
+        if keyword and keyword != "no":
+            return MailVerdict(MailClass.AUTO_REPLY, f"Auto-Submitted: {keyword}")
+    return None
+
+
+# Headers whose mere presence marks a responder (Gmail, cPanel/BoxTrapper, Communigate, DTC, FirstClass).
+# X-Auto-Response-Suppress is *not* among them: it asks others not to auto-reply, and people's mail from
+# Outlook carries it too.
+_RESPONDER_HEADERS = (
+    "x-autoreply",
+    "x-autorespond",
+    "x-autogenerated",
+    "x-autoreply-from",
+    "x-mail-autoreply",
+    "x-fc-machinegenerated",
+)
+
+
+def _responder_headers(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """De-facto headers that responders add where they do not speak RFC 3834."""
+    for name in _RESPONDER_HEADERS:
+        for value in headers.all(name):
+            if _main_token(value) not in {"no", "false", "0"}:
+                return MailVerdict(MailClass.AUTO_REPLY, f"{name} present")
+    return None
+
+
+_AUTOMATIC_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
+
+
+def _precedence(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """Precedence bulk/junk/list (RFC 2076, discouraged but common): newsletters, lists and
+    responders."""
+    for name in ("precedence", "x-precedence"):
+        for value in headers.all(name):
+            token = _main_token(value)
+            if token in _AUTOMATIC_PRECEDENCE:
+                return MailVerdict(MailClass.AUTO_REPLY, f"Precedence: {token}")
+    return None
+
+
+def _other_report(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """Any other multipart/report: read receipts (RFC 8098), feedback reports; machine-written."""
+    report = _content_type_report(headers)
+    if report is None:
+        return None
+    return MailVerdict(MailClass.AUTO_REPLY, f"{report or 'untyped'} report (multipart/report)")
+
+
+# Subjects that responders write without any header. Anchored, and the bare phrases need a colon or the
+# end of the subject, so "Out of office etiquette" written by a person is still relayed.
+_AUTO_SUBJECT = re.compile(
+    r"^(?:"
+    r"(?:automatic reply|auto[- ]?reply|auto[- ]?response|autosvar|automatisk svar|abwesenheitsnotiz"
+    r"|automatische antwort|réponse automatique|respuesta automática|risposta automatica"
+    r"|automatisch antwoord|resposta automática|out of (?:the )?office(?: autoreply| alert| reply)?"
+    r"|absence du bureau|fuera de la oficina)\s*(?::|$)"
+    r"|.*\bis out of (?:the )?office\.?$)",
+)
+
+
+def _auto_subject(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """Out-of-office subjects from responders that set no header at all (older Exchange, Lotus
+    Notes)."""
+    subject = " ".join((headers.first("subject") or "").split()).casefold()
+    if _AUTO_SUBJECT.match(subject):
+        return MailVerdict(MailClass.AUTO_REPLY, f"automatic-reply subject {subject!r}")
+    return None
+
+
+def _null_sender(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """An empty Return-Path (``<>``): mail sent with the null envelope sender, as MTAs send bounces."""
+    for value in headers.all("return-path"):
+        if value.strip().strip("<>").strip() == "":
+            return MailVerdict(MailClass.BOUNCE, "empty Return-Path <>")
+    return None
+
+
+_DAEMON_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster"})
+
+
+def _daemon_sender(headers: HeaderView, me: _Identity) -> MailVerdict | None:
+    """Mail from MAILER-DAEMON or postmaster: the authors of bounces that carry no report."""
+    for name in ("return-path", "sender", "from"):
+        for address in _addresses(headers.all(name)):
+            local = address.rpartition("@")[0] or address
+            if local in _DAEMON_LOCAL_PARTS:
+                return MailVerdict(MailClass.BOUNCE, f"{name} is {address}")
+    return None
+
+
+MAIL_RULES: tuple[MailRule, ...] = (
+    _own_message_id,
+    _own_x_loop,
+    _own_list_headers,
+    _delivery_status_report,
+    _failed_recipients,
+    _auto_submitted,
+    _responder_headers,
+    _precedence,
+    _other_report,
+    _auto_subject,
+    _null_sender,
+    _daemon_sender,
+)
+
+
+def classify_mail(
+    headers: Headers,
+    *,
+    own_domain: str,
+    list_ids: Collection[str],
+    own_message_id_domain: str,
+) -> MailVerdict:
+    """Classify an inbound mail from its headers; the first matching rule decides, else it is
+    relayed.
+
+    ``headers`` may be a Mapping, an ``email.message.Message`` or (name, value) pairs; names compare
+    case-insensitively and every occurrence of a repeated header is considered. ``list_ids`` may be
+    given with or without angle brackets.
+    """
+    view = HeaderView(headers)
+    me = _Identity(
+        own_domain=own_domain.strip().casefold(),
+        list_ids=frozenset(_list_id_key(list_id) for list_id in list_ids),
+        message_id_domain=own_message_id_domain,
+    )
+    for rule in MAIL_RULES:
+        verdict = rule(view, me)
+        if verdict is not None:
+            return verdict
+    return MailVerdict(MailClass.RELAY, "no automatic or looping signs")
+
+
+def is_own_matrix_event(sender: str, bot_user_id: str, content: Mapping[str, object]) -> bool:
+    """Whether an event is the bridge's own: sent by the bot, or carrying our origin marker (also
+    inside the ``m.new_content`` of an edit), so it is never relayed back out."""
+    if sender == bot_user_id or ORIGIN_MARKER_KEY in content:
+        return True
+    new_content = content.get("m.new_content")
+    return isinstance(new_content, Mapping) and ORIGIN_MARKER_KEY in new_content
