@@ -1,1 +1,67 @@
-"""store"""
+"""The store: tortoise models behind small repositories, committed migrations, SQLite or PostgreSQL.
+
+``Store`` bundles the repositories of one open ``Database`` for the composition root; each repository
+can also be built on its own from the database.
+"""
+
+from __future__ import annotations
+
+from bridge.store.communities import Communities
+from bridge.store.database import Database, DatabaseUrlError, Dialect, Transaction
+from bridge.store.keyvalue import Cursors, Settings
+from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
+from bridge.store.outbox import Outbox, RetryPolicy
+from bridge.store.posts import Posts
+from bridge.store.records import (
+    CommunityRecord,
+    IngestResult,
+    NewThread,
+    OutboxEntry,
+    PersonRecord,
+    PostRecord,
+    PostRef,
+    RawMessage,
+    RosterSync,
+    ThreadRecord,
+)
+
+
+class Store:
+    """Every repository over one database."""
+
+    def __init__(self, db: Database, *, retry_policy: RetryPolicy | None = None) -> None:
+        self.db = db
+        self.communities = Communities(db)
+        self.posts = Posts(db)
+        self.outbox = Outbox(db, retry_policy)
+        self.cursors = Cursors(db)
+        self.settings = Settings(db)
+
+
+__all__ = [
+    "Communities",
+    "CommunityRecord",
+    "Cursors",
+    "Database",
+    "DatabaseUrlError",
+    "Dialect",
+    "IngestResult",
+    "NewThread",
+    "Outbox",
+    "OutboxEntry",
+    "PersonRecord",
+    "PostRecord",
+    "PostRef",
+    "Posts",
+    "RawMessage",
+    "RetryPolicy",
+    "RosterSync",
+    "SchemaTooNewError",
+    "Settings",
+    "Store",
+    "ThreadRecord",
+    "Transaction",
+    "current_version",
+    "latest_version",
+    "upgrade",
+]

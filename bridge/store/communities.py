@@ -1,0 +1,245 @@
+"""Communities, the people in them and how each wants the list's mail.
+
+The config's roster is the source of truth for who is a member and in which role, so the daemon syncs
+it on every start; what members chose for themselves (delivery mode, suspension, bounces) survives the
+sync. Roster members dropped from the config lose their membership; self-subscribed members are left
+alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bridge.core.model import DeliveryMode, MembershipState, Recipient, RosterMember
+from bridge.store.database import Database, Transaction
+from bridge.store.models import Community, Identity, IdentityKind, Membership, MembershipSource, Person
+from bridge.store.records import CommunityRecord, PersonRecord, RosterSync
+
+
+def normalise_email(address: str) -> str:
+    return address.strip().lower()
+
+
+def normalise_matrix_id(user_id: str) -> str:
+    return user_id.strip()
+
+
+class Communities:
+    """Communities, rosters, people and their identities."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def sync_community(
+        self,
+        *,
+        slug: str,
+        name: str,
+        list_address: str,
+        room: str,
+        time_zone: str = "UTC",
+        roster: Sequence[RosterMember],
+    ) -> RosterSync:
+        """Create or update a community and its roster in one transaction; repeating it changes nothing."""
+        emails = [normalise_email(m.email) for m in roster]
+        if len(set(emails)) != len(emails):
+            raise ValueError(f"community {slug!r}: a roster lists the same email twice")
+        async with self._db.transaction() as tx:
+            community = await self._upsert_community(slug, name, list_address, room, time_zone, tx)
+            added = updated = 0
+            kept: set[int] = set()
+            for member in roster:
+                person = await self._upsert_person(member, tx)
+                kept.add(person.id)
+                change = await self._upsert_membership(community.id, person.id, member, tx)
+                added += change == "added"
+                updated += change == "updated"
+            removed = await (
+                Membership.filter(community_id=community.id, source=MembershipSource.ROSTER)
+                .exclude(person_id__in=kept)
+                .using_db(tx.client)
+                .delete()
+            )
+        return RosterSync(community.id, added, updated, removed)
+
+    async def set_room_id(self, community_id: int, room_id: str) -> None:
+        """Remember the room id an alias resolved to."""
+        async with self._db.session() as conn:
+            await Community.filter(id=community_id).using_db(conn).update(room_id=room_id)
+
+    async def by_slug(self, slug: str) -> CommunityRecord | None:
+        return await self._one(slug=slug)
+
+    async def by_list_address(self, address: str) -> CommunityRecord | None:
+        return await self._one(list_address=normalise_email(address))
+
+    async def by_room_id(self, room_id: str) -> CommunityRecord | None:
+        return await self._one(room_id=room_id)
+
+    async def all(self) -> list[CommunityRecord]:
+        async with self._db.session() as conn:
+            rows = await Community.all().using_db(conn).order_by("id")
+        return [_community(row) for row in rows]
+
+    async def recipients(self, community_id: int) -> list[Recipient]:
+        """Every membership of the community, whatever its state: the relay rules decide who gets what."""
+        async with self._db.session() as conn:
+            memberships = await Membership.filter(community_id=community_id).using_db(conn).order_by("id")
+        addresses = await _addresses({m.person_id for m in memberships}, self._db)
+        return [_recipient(m, addresses) for m in memberships]
+
+    async def member(self, community_id: int, person_id: int) -> Recipient | None:
+        async with self._db.session() as conn:
+            membership = (
+                await Membership.filter(community_id=community_id, person_id=person_id).using_db(conn).first()
+            )
+        if membership is None:
+            return None
+        return _recipient(membership, await _addresses({person_id}, self._db))
+
+    async def person_by_email(self, address: str) -> PersonRecord | None:
+        return await self._person(IdentityKind.EMAIL, normalise_email(address))
+
+    async def person_by_matrix_id(self, user_id: str) -> PersonRecord | None:
+        return await self._person(IdentityKind.MATRIX, normalise_matrix_id(user_id))
+
+    async def set_delivery(self, membership_id: int, delivery: DeliveryMode) -> bool:
+        """A member's own choice (e.g. one-click unsubscribe → ``NONE``); roster syncs keep it."""
+        async with self._db.session() as conn:
+            count = await Membership.filter(id=membership_id).using_db(conn).update(delivery=delivery)
+        return count > 0
+
+    async def set_state(self, membership_id: int, state: MembershipState) -> bool:
+        async with self._db.session() as conn:
+            count = await Membership.filter(id=membership_id).using_db(conn).update(state=state)
+        return count > 0
+
+    async def _one(self, **criteria: str) -> CommunityRecord | None:
+        async with self._db.session() as conn:
+            row = await Community.filter(**criteria).using_db(conn).first()
+        return _community(row) if row is not None else None
+
+    async def _person(self, kind: IdentityKind, address: str) -> PersonRecord | None:
+        async with self._db.session() as conn:
+            identity = await Identity.filter(kind=kind, address=address).using_db(conn).first()
+            if identity is None:
+                return None
+            person = await Person.filter(id=identity.person_id).using_db(conn).get()
+            identities = await Identity.filter(person_id=person.id).using_db(conn).order_by("id")
+        return PersonRecord(
+            id=person.id,
+            display_name=person.display_name,
+            time_zone=person.time_zone,
+            emails=tuple(i.address for i in identities if i.kind == IdentityKind.EMAIL),
+            matrix_ids=tuple(i.address for i in identities if i.kind == IdentityKind.MATRIX),
+        )
+
+    async def _upsert_community(
+        self, slug: str, name: str, list_address: str, room: str, time_zone: str, tx: Transaction
+    ) -> Community:
+        values = {
+            "name": name,
+            "list_address": normalise_email(list_address),
+            "room": room,
+            "time_zone": time_zone,
+        }
+        community = await Community.filter(slug=slug).using_db(tx.client).first()
+        if community is None:
+            room_id = room if room.startswith("!") else None
+            return await Community.create(slug=slug, room_id=room_id, using_db=tx.client, **values)
+        changed: dict[str, str | None] = {k: v for k, v in values.items() if getattr(community, k) != v}
+        if "room" in changed:
+            # A new alias may point elsewhere: forget the old resolution.
+            changed["room_id"] = room if room.startswith("!") else None
+        if changed:
+            community.update_from_dict(changed)
+            await community.save(using_db=tx.client, update_fields=list(changed))
+        return community
+
+    async def _upsert_person(self, member: RosterMember, tx: Transaction) -> Person:
+        conn = tx.client
+        email = normalise_email(member.email)
+        identity = await Identity.filter(kind=IdentityKind.EMAIL, address=email).using_db(conn).first()
+        if identity is None:
+            person = await Person.create(display_name=member.name, time_zone=member.time_zone, using_db=conn)
+            await Identity.create(person_id=person.id, kind=IdentityKind.EMAIL, address=email, using_db=conn)
+        else:
+            person = await Person.filter(id=identity.person_id).using_db(conn).get()
+            if (person.display_name, person.time_zone) != (member.name, member.time_zone):
+                person.display_name, person.time_zone = member.name, member.time_zone
+                await person.save(using_db=conn, update_fields=["display_name", "time_zone"])
+        if member.matrix:
+            mxid = normalise_matrix_id(member.matrix)
+            known = await Identity.filter(kind=IdentityKind.MATRIX, address=mxid).using_db(conn).first()
+            if known is None:
+                await Identity.create(
+                    person_id=person.id, kind=IdentityKind.MATRIX, address=mxid, using_db=conn
+                )
+            elif known.person_id != person.id:
+                # The roster says whose account this is; an earlier guess (self-service) yields.
+                await Identity.filter(id=known.id).using_db(conn).update(person_id=person.id)
+        return person
+
+    async def _upsert_membership(
+        self, community_id: int, person_id: int, member: RosterMember, tx: Transaction
+    ) -> str:
+        conn = tx.client
+        membership = (
+            await Membership.filter(community_id=community_id, person_id=person_id).using_db(conn).first()
+        )
+        if membership is None:
+            await Membership.create(
+                community_id=community_id,
+                person_id=person_id,
+                role=member.role,
+                delivery=member.delivery,
+                source=MembershipSource.ROSTER,
+                using_db=conn,
+            )
+            return "added"
+        if (membership.role, membership.source) == (member.role, MembershipSource.ROSTER):
+            return "unchanged"
+        membership.role, membership.source = member.role, MembershipSource.ROSTER
+        await membership.save(using_db=conn, update_fields=["role", "source", "updated_at"])
+        return "updated"
+
+
+async def _addresses(person_ids: Iterable[int], db: Database) -> dict[int, tuple[str | None, str | None]]:
+    """Each person's first email and first Matrix id (the oldest identity of each kind)."""
+    found: dict[int, tuple[str | None, str | None]] = {}
+    async with db.session() as conn:
+        identities = await Identity.filter(person_id__in=list(person_ids)).using_db(conn).order_by("id")
+    for identity in identities:
+        email, matrix = found.get(identity.person_id, (None, None))
+        if identity.kind == IdentityKind.EMAIL and email is None:
+            email = identity.address
+        elif identity.kind == IdentityKind.MATRIX and matrix is None:
+            matrix = identity.address
+        found[identity.person_id] = (email, matrix)
+    return found
+
+
+def _recipient(m: Membership, addresses: dict[int, tuple[str | None, str | None]]) -> Recipient:
+    email, matrix = addresses.get(m.person_id, (None, None))
+    return Recipient(
+        membership_id=m.id,
+        person_id=m.person_id,
+        email=email,
+        matrix_id=matrix,
+        role=m.role,
+        state=m.state,
+        delivery=m.delivery,
+        receive_own_posts=m.receive_own_posts,
+    )
+
+
+def _community(row: Community) -> CommunityRecord:
+    return CommunityRecord(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        list_address=row.list_address,
+        room=row.room,
+        room_id=row.room_id,
+        time_zone=row.time_zone,
+    )

@@ -1,0 +1,179 @@
+"""One open database: the URL, the dialect and tortoise's connection state, owned by one object.
+
+tortoise 1.x keeps its state in a ``TortoiseContext`` found through a context variable. Rather than
+making that context current for the whole process, the ``Database`` activates its own context around
+each unit of work (``session`` / ``transaction``), so several databases may be open in one process
+(tests run two "processes" against one PostgreSQL) and no task depends on having been created after
+``open()``. The model classes themselves are shared, so the databases open at one time must all be of
+the same dialect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.context import TortoiseContext, _current_context
+from tortoise.transactions import in_transaction
+
+from bridge.store.models import APP_LABEL
+
+MODELS_MODULE = "bridge.store.models"
+CONNECTION = "default"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class Dialect(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL is neither ``sqlite://PATH`` nor ``postgres://…``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """An open transaction, handed back to repository methods so they join it (e.g. ingest + cursor)."""
+
+    client: BaseDBAsyncClient
+
+
+def dialect_of(url: str) -> Dialect:
+    scheme = url.partition("://")[0].lower()
+    if scheme == "sqlite":
+        return Dialect.SQLITE
+    if scheme in ("postgres", "postgresql"):
+        return Dialect.POSTGRES
+    raise DatabaseUrlError(
+        f"unsupported database URL {redact(url)!r}: use sqlite://PATH or postgres://user@host:port/db"
+    )
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hostpart = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{hostpart}"
+
+
+def _connection_config(url: str, dialect: Dialect, pool_size: int) -> dict[str, Any]:
+    if dialect is Dialect.SQLITE:
+        path = url.partition("://")[2]
+        if not path:
+            raise DatabaseUrlError("sqlite:// URL without a path")
+        # tortoise runs every extra credential as a PRAGMA on connect.
+        return {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {
+                "file_path": path,
+                "journal_mode": "WAL",
+                "foreign_keys": "ON",
+                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+                "synchronous": "NORMAL",
+            },
+        }
+    config = expand_db_url("postgres://" + url.partition("://")[2])
+    config["credentials"].update({"minsize": 1, "maxsize": pool_size})
+    return config
+
+
+class Database:
+    """The store's database; ``open()`` before use, ``close()`` after (or ``async with``)."""
+
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.url = url
+        self.dialect = dialect_of(url)
+        self._pool_size = pool_size
+        self._context: TortoiseContext | None = None
+
+    def __repr__(self) -> str:
+        return f"Database({redact(self.url)!r})"
+
+    @property
+    def is_open(self) -> bool:
+        return self._context is not None
+
+    async def open(self) -> None:
+        if self._context is not None:
+            return
+        context = TortoiseContext()
+        config = {
+            "connections": {CONNECTION: _connection_config(self.url, self.dialect, self._pool_size)},
+            "apps": {APP_LABEL: {"models": [MODELS_MODULE], "default_connection": CONNECTION}},
+        }
+        with _activated(context):
+            await context.init(config=config, use_tz=True, timezone="UTC")
+            try:
+                # Connect now, so a wrong URL fails at start rather than at the first query.
+                await context.db(CONNECTION).execute_query("SELECT 1")
+            except BaseException:
+                await context.close_connections()
+                raise
+        self._context = context
+
+    async def close(self) -> None:
+        context, self._context = self._context, None
+        if context is not None:
+            with _activated(context):
+                await context.close_connections()
+
+    async def __aenter__(self) -> Database:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @contextlib.asynccontextmanager
+    async def session(self, tx: Transaction | None = None) -> AsyncIterator[BaseDBAsyncClient]:
+        """A connection for a few statements: the given transaction's, else the shared one."""
+        with _activated(self._require_context()):
+            yield tx.client if tx is not None else self._require_context().db(CONNECTION)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, tx: Transaction | None = None) -> AsyncIterator[Transaction]:
+        """A transaction, or a savepoint inside ``tx``: all or nothing either way."""
+        with _activated(self._require_context()):
+            if tx is not None:
+                async with tx.client._in_transaction() as nested:
+                    yield Transaction(nested)
+            else:
+                async with in_transaction(CONNECTION) as client:
+                    yield Transaction(client)
+
+    async def fetch(
+        self, sql: str, params: Sequence[Any] = (), *, tx: Transaction | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of a raw query, as dicts; placeholders are ``?`` on SQLite and ``$1`` on PostgreSQL."""
+        async with self.session(tx) as client:
+            return list(await client.execute_query_dict(sql, list(params)))
+
+    async def execute(self, sql: str, params: Sequence[Any] = (), *, tx: Transaction | None = None) -> int:
+        """Run one raw statement; returns the number of rows it changed."""
+        async with self.session(tx) as client:
+            count, _ = await client.execute_query(sql, list(params))
+            return count
+
+    def _require_context(self) -> TortoiseContext:
+        if self._context is None:
+            raise RuntimeError(f"{self!r} is not open")
+        return self._context
+
+
+@contextlib.contextmanager
+def _activated(context: TortoiseContext) -> Iterator[None]:
+    # TortoiseContext.__enter__ keeps one token on the instance, which breaks as soon as two tasks
+    # use the same database; a token per activation is safe to nest and to interleave.
+    token = _current_context.set(context)
+    try:
+        yield
+    finally:
+        _current_context.reset(token)

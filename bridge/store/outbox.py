@@ -1,0 +1,261 @@
+"""The outbox: deliveries waiting to go out, claimed by workers under a lease, retried with backoff.
+
+Delivery is at-least-once (DESIGN §3). A worker claims due rows for ``lease_seconds``; a worker that
+dies simply lets its lease expire and the rows come back to the next claim. Claiming is one atomic
+statement: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several processes claim side by side without
+waiting on each other; on SQLite the single UPDATE holds the write lock for its whole run. Every claim
+counts as an attempt, so a delivery that crashes its worker still reaches the retry limit and is parked
+as dead for the convener instead of looping forever.
+"""
+
+from __future__ import annotations
+
+import builtins
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.functions import Count
+
+from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState
+from bridge.store.database import Database, Dialect, Transaction
+from bridge.store.models import Delivery, Post
+from bridge.store.records import OutboxEntry, as_utc, utc_now
+
+_CLAIM = """
+UPDATE "delivery"
+SET "state" = 'sending', "claimed_by" = {p1}, "claimed_until" = {p2},
+    "attempts" = "attempts" + 1, "updated_at" = {p3}
+WHERE "id" IN (
+    SELECT "id" FROM "delivery"
+    WHERE ("state" = 'pending' AND "next_attempt_at" <= {p3}
+           AND ("not_before" IS NULL OR "not_before" <= {p3}))
+       OR ("state" = 'sending' AND "claimed_until" < {p3})
+    ORDER BY "next_attempt_at", "id"
+    LIMIT {p4}{lock}
+)
+RETURNING "id"
+"""
+_CLAIM_SQL = {
+    Dialect.SQLITE: _CLAIM.format(p1="?1", p2="?2", p3="?3", p4="?4", lock=""),
+    Dialect.POSTGRES: _CLAIM.format(p1="$1", p2="$2", p3="$3", p4="$4", lock="\n    FOR UPDATE SKIP LOCKED"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff: ``base * 2**(attempt-1)`` capped at ``cap``, dead after ``max_attempts``.
+
+    ``jitter`` (0..1) shortens each wait by up to that fraction, so rows that failed together (a server
+    down) do not all come back in the same second.
+    """
+
+    max_attempts: int = 8
+    base: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(hours=1)
+    jitter: float = 0.0
+
+    def delay(self, attempts: int, rand: float = 0.0) -> timedelta:
+        exponent = min(max(attempts - 1, 0), 32)  # past 2**32 the cap has long won
+        delay = min(self.cap, self.base * (1 << exponent))
+        return delay * (1.0 - self.jitter * rand)
+
+
+class Outbox:
+    """Claiming, finishing and inspecting outbox rows."""
+
+    def __init__(
+        self,
+        db: Database,
+        policy: RetryPolicy | None = None,
+        *,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._db = db
+        self.policy = policy or RetryPolicy()
+        self._rand = rand
+
+    async def claim_due(
+        self, worker_id: str, now: datetime, limit: int = 10, lease_seconds: float = 60.0
+    ) -> builtins.list[OutboxEntry]:
+        """Claim up to ``limit`` due rows (or rows whose lease expired) for ``worker_id``."""
+        now = as_utc(now)
+        until = now + timedelta(seconds=lease_seconds)
+        async with self._db.transaction() as tx:
+            rows = await self._db.fetch(_CLAIM_SQL[self._db.dialect], [worker_id, until, now, limit], tx=tx)
+            ids = [int(r["id"]) for r in rows]
+            claimed = await Delivery.filter(id__in=ids).using_db(tx.client)
+        return sorted((_entry(d) for d in claimed), key=lambda e: (e.next_attempt_at, e.id))
+
+    async def mark_sent(
+        self, delivery_id: int, remote_id: str | None = None, *, now: datetime | None = None
+    ) -> bool:
+        """Finish a claimed row; for a POST also record the post's id on that channel (threading)."""
+        async with self._db.transaction() as tx:
+            row = await Delivery.filter(id=delivery_id).using_db(tx.client).first()
+            if row is None or row.state is not DeliveryState.SENDING:
+                return False
+            await (
+                Delivery.filter(id=delivery_id)
+                .using_db(tx.client)
+                .update(
+                    state=DeliveryState.SENT,
+                    remote_id=remote_id,
+                    claimed_by=None,
+                    claimed_until=None,
+                    **({"updated_at": as_utc(now)} if now is not None else {}),
+                )
+            )
+            if remote_id and row.kind is DeliveryKind.POST:
+                column = "matrix_event_id" if row.channel is Channel.MATRIX else "email_message_id"
+                await (
+                    Post.filter(id=row.post_id, **{f"{column}__isnull": True})
+                    .using_db(tx.client)
+                    .update(**{column: remote_id})
+                )
+        return True
+
+    async def mark_failed(self, delivery_id: int, error: str, now: datetime) -> DeliveryState | None:
+        """Schedule a retry after the backoff, or park the row as dead; returns its new state."""
+        now = as_utc(now)
+        async with self._db.transaction() as tx:
+            row = await Delivery.filter(id=delivery_id).using_db(tx.client).first()
+            if row is None or row.state is not DeliveryState.SENDING:
+                return None
+            dead = row.attempts >= self.policy.max_attempts
+            state = DeliveryState.DEAD if dead else DeliveryState.PENDING
+            await (
+                Delivery.filter(id=delivery_id)
+                .using_db(tx.client)
+                .update(
+                    state=state,
+                    last_error=error,
+                    next_attempt_at=now + self.policy.delay(row.attempts, self._rand()),
+                    claimed_by=None,
+                    claimed_until=None,
+                    updated_at=now,
+                )
+            )
+        return state
+
+    async def list(
+        self, state: DeliveryState | None = None, *, limit: int = 100
+    ) -> builtins.list[OutboxEntry]:
+        async with self._db.session() as conn:
+            query = Delivery.all() if state is None else Delivery.filter(state=state)
+            rows = await query.using_db(conn).order_by("id").limit(limit)
+        return [_entry(d) for d in rows]
+
+    async def for_post(self, post_id: int) -> builtins.list[OutboxEntry]:
+        async with self._db.session() as conn:
+            rows = await Delivery.filter(post_id=post_id).using_db(conn).order_by("id")
+        return [_entry(d) for d in rows]
+
+    async def retry(self, ids: Iterable[int], *, now: datetime | None = None) -> int:
+        """Give dead rows a fresh set of attempts, due now; returns how many were reset."""
+        due = as_utc(now) if now is not None else utc_now()
+        async with self._db.session() as conn:
+            return (
+                await Delivery.filter(id__in=builtins.list(ids), state=DeliveryState.DEAD)
+                .using_db(conn)
+                .update(state=DeliveryState.PENDING, attempts=0, next_attempt_at=due)
+            )
+
+    async def cancel(self, ids: Iterable[int]) -> int:
+        """Withdraw pending or dead rows (a sending row is in a worker's hands and finishes)."""
+        async with self._db.session() as conn:
+            return (
+                await Delivery.filter(
+                    id__in=builtins.list(ids),
+                    state__in=[DeliveryState.PENDING, DeliveryState.DEAD],
+                )
+                .using_db(conn)
+                .update(state=DeliveryState.CANCELLED)
+            )
+
+    async def counts(self) -> dict[DeliveryState, int]:
+        """Rows per state, every state present (zero when none)."""
+        counts = dict.fromkeys(DeliveryState, 0)
+        async with self._db.session() as conn:
+            rows = await (
+                Delivery.annotate(n=Count("id")).group_by("state").using_db(conn).values_list("state", "n")
+            )
+        for state, n in rows:
+            counts[DeliveryState(state)] = int(n)
+        return counts
+
+    async def add(
+        self,
+        post_id: int,
+        specs: Sequence[DeliverySpec],
+        *,
+        now: datetime,
+        tx: Transaction | None = None,
+    ) -> None:
+        """Queue more deliveries of an existing post (e.g. a notice); known ones are left as they are."""
+        async with self._db.transaction(tx) as inner:
+            await create_deliveries(post_id, specs, revision=0, now=as_utc(now), tx=inner)
+
+
+async def create_deliveries(
+    post_id: int,
+    specs: Sequence[DeliverySpec],
+    *,
+    revision: int,
+    now: datetime,
+    tx: Transaction,
+) -> None:
+    """Insert outbox rows, skipping any that exist: re-creating a delivery is a no-op."""
+    unique: dict[tuple[str, str, str], DeliverySpec] = {}
+    for spec in specs:
+        unique.setdefault((spec.channel, spec.kind, spec.recipient), spec)
+    rows = [
+        Delivery(
+            post_id=post_id,
+            channel=spec.channel,
+            kind=spec.kind,
+            revision=revision,
+            recipient=spec.recipient,
+            membership_id=spec.membership_id,
+            state=DeliveryState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            not_before=as_utc(spec.not_before) if spec.not_before is not None else None,
+            batch_key=spec.batch_key,
+        )
+        for spec in unique.values()
+    ]
+    if rows:
+        await Delivery.bulk_create(rows, ignore_conflicts=True, using_db=tx.client)
+
+
+async def cancel_pending(post_id: int, *, tx: Transaction) -> int:
+    """Withdraw a post's deliveries that have not started (it was deleted before they went out)."""
+    return (
+        await Delivery.filter(post_id=post_id, state=DeliveryState.PENDING)
+        .using_db(tx.client)
+        .update(state=DeliveryState.CANCELLED)
+    )
+
+
+def _entry(d: Delivery) -> OutboxEntry:
+    return OutboxEntry(
+        id=d.id,
+        post_id=d.post_id,
+        channel=d.channel,
+        kind=d.kind,
+        revision=d.revision,
+        recipient=d.recipient,
+        membership_id=d.membership_id,
+        state=d.state,
+        attempts=d.attempts,
+        next_attempt_at=d.next_attempt_at,
+        not_before=d.not_before,
+        batch_key=d.batch_key,
+        last_error=d.last_error,
+        remote_id=d.remote_id,
+        claimed_by=d.claimed_by,
+        claimed_until=d.claimed_until,
+        created_at=d.created_at,
+    )
