@@ -1,5 +1,4 @@
-"""Message-IDs and Matrix transaction ids derived from our own rows, and parsing of the ones others
-send.
+"""Message-IDs and Matrix transaction ids derived from our rows; tolerant parsing of others' ids.
 
 Outbound delivery is at-least-once (DESIGN §3): after a crash a mail may be sent twice. Deriving the
 Message-ID from the post id (and the Matrix transaction id from the outbox row) makes the retry the

@@ -1,5 +1,4 @@
-"""Which thread an inbound message belongs to, decided from what the store already knows (DESIGN
-§4).
+"""Which thread an inbound message belongs to, from what the store already knows (DESIGN §4).
 
 The store answers a few lookups (``ids_to_look_up``) and hands the answers over as ``KnownRefs``;
 the decision itself is a pure, ordered chain of small rules, strongest evidence first, so it is

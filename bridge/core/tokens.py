@@ -1,5 +1,4 @@
-"""Signed tokens: reply addresses that authenticate a member, and expiring links for
-(un)subscription.
+"""Signed tokens: reply addresses that authenticate a member; expiring links for (un)subscribing.
 
 A reply sent to ``list+TOKEN@domain`` proves it answers mail we sent to that member about that
 thread, even when a client or a forwarder mangled the headers (DESIGN §5). The token sits in an
