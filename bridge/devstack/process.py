@@ -8,8 +8,12 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+STACK_DIR_ENV = "ICOP_STACK_DIR"
+"""Set in every server's environment to the stack's temp dir, so its processes can be found again."""
 
 
 class StackError(RuntimeError):
@@ -117,3 +121,66 @@ def tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return f"(no log at {path})"
+
+
+@dataclass(frozen=True)
+class RunningProcess:
+    """A live process found on the machine, for leak reports."""
+
+    pid: int
+    command: str
+
+
+def processes_of(root: Path, groups: Iterable[int] = ()) -> list[RunningProcess]:
+    """Every live process of the stack in ``root``: it names ``root`` or shares a process group with one.
+
+    A server's helpers run under new titles (``dovecot/imap-login``, ``qmgr``) and Dovecot even overwrites
+    their environment with its process titles, so a helper is recognised by its group: the group of a
+    process whose command line or environment names ``root`` (every server gets ``ICOP_STACK_DIR``), or
+    one of ``groups`` (the groups the stack started, which outlive a dead leader). Zombies are not running.
+    """
+    marker = os.fsencode(root)
+    candidates: list[tuple[RunningProcess, int]] = []
+    wanted_groups = set(groups)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            state, group = _state_and_group(entry)
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if state == "Z":
+            continue
+        command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+        candidates.append((RunningProcess(int(entry.name), command), group))
+        if any(_names_dir(word, marker) for word in (cmdline + b"\0" + environ).split(b"\0")):
+            wanted_groups.add(group)
+    wanted_groups.discard(os.getpgrp())  # a server started without its own group is still in ours
+    return [process for process, group in candidates if group in wanted_groups]
+
+
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` is alive and not a zombie awaiting its reaper."""
+    try:
+        state, _ = _state_and_group(Path("/proc") / str(pid))
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _state_and_group(proc_entry: Path) -> tuple[str, int]:
+    fields = (proc_entry / "stat").read_text().rsplit(")", 1)[-1].split()
+    return fields[0], int(fields[2])
+
+
+def _names_dir(word: bytes, marker: bytes) -> bool:
+    return word == marker or word.endswith(b"=" + marker) or marker + b"/" in word
+
+
+def kill_processes(processes: Iterable[RunningProcess]) -> None:
+    """SIGKILL leftovers, the last resort after a server failed to stop its helpers."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(process.pid, signal.SIGKILL)
