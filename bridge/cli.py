@@ -54,6 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="create the database or apply pending migrations")
     db_commands.add_parser("version", help="show the schema version of the database and the code")
+
+    outbox = commands.add_parser("outbox", help="inspect and retry outgoing deliveries")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    listing = outbox_commands.add_parser("list", help="list deliveries (dead ones by default)")
+    listing.add_argument(
+        "--state",
+        default="dead",
+        choices=["pending", "sending", "sent", "dead", "cancelled", "all"],
+        help="which deliveries to list (default: dead)",
+    )
+    listing.add_argument("--limit", type=int, default=100, help="at most this many rows (default 100)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    retry = outbox_commands.add_parser("retry", help="send dead deliveries again")
+    retry.add_argument("ids", nargs="*", type=int, help="delivery ids (default: every dead delivery)")
     return parser
 
 
@@ -83,4 +97,6 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return commands.run(loaded, log_level=args.log_level)
     if args.command == "db":
         return asyncio.run(commands.db(loaded, args.db_command))
+    if args.command == "outbox":
+        return asyncio.run(commands.outbox(loaded, args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
