@@ -1,9 +1,9 @@
 """A throwaway PostgreSQL cluster, so the store's tests run on PostgreSQL wherever it is installed.
 
-The cluster lives in its own ``/tmp/icop-pg-*`` directory (socket included, so it never meets the
-machine's own server), listens on a free port of 127.0.0.1 with trust authentication, and trades
-durability for speed (no fsync): it holds test data only. PostgreSQL refuses to run as root, so as root
-the binaries run as the ``postgres`` user through ``su``.
+The cluster lives in its own ``icop-pg-*`` temp directory, in memory when /dev/shm has room, socket
+included so it never meets the machine's own server. It listens on a free port of 127.0.0.1 with trust
+authentication and trades durability for speed (no fsync): it holds test data only. PostgreSQL refuses
+to run as root, so as root the binaries run as the ``postgres`` user through ``su``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from bridge.devstack.process import StackError, free_port, tail
 POSTGRES_BIN_ENV = "ICOP_POSTGRES_BIN"
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 SUPERUSER = "postgres"
+SHM = Path("/dev/shm")
+SHM_MIN_FREE = 1 << 30
 _INITDB_OPTIONS = ("-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--no-sync")
 _FAST_UNSAFE = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
@@ -48,13 +50,29 @@ def find_bin_dir() -> Path:
     raise StackError(f"no PostgreSQL server binaries (initdb, pg_ctl) in {where}")
 
 
+def memory_backed_dir(min_free: int = SHM_MIN_FREE) -> Path | None:
+    """``/dev/shm`` when it has room, else None (the system temp dir).
+
+    On a disk-backed /tmp, every CREATE DATABASE (one per test) costs ~0.3 s of writes even with fsync
+    off; in memory it costs ~30 ms. A container's small /dev/shm (64 MB in Docker) is left alone: the
+    cluster alone needs ~40 MB, and PostgreSQL keeps its own shared memory there.
+    """
+    try:
+        if SHM.is_dir() and os.access(SHM, os.W_OK) and shutil.disk_usage(SHM).free >= min_free:
+            return SHM
+    except OSError:
+        pass
+    return None
+
+
 class PostgresCluster:
     """One cluster: ``start()`` returns its URL, ``stop()`` stops it and removes its directory."""
 
     name = "postgres"
 
-    def __init__(self, bin_dir: Path | None = None) -> None:
+    def __init__(self, bin_dir: Path | None = None, parent_dir: Path | None = None) -> None:
         self.bin_dir = bin_dir or find_bin_dir()
+        self.parent_dir = parent_dir if parent_dir is not None else memory_backed_dir()
         self.directory: Path | None = None
         self.port: int | None = None
         self.start_seconds: float | None = None
@@ -73,7 +91,7 @@ class PostgresCluster:
 
     def start(self, *, timeout: float = 30.0) -> str:
         began = time.monotonic()
-        self.directory = Path(tempfile.mkdtemp(prefix="icop-pg-"))
+        self.directory = Path(tempfile.mkdtemp(prefix="icop-pg-", dir=self.parent_dir))
         # The postgres user must reach its socket and data directory through this one.
         self.directory.chmod(0o755)
         try:

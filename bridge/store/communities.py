@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bridge.core.model import DeliveryMode, MembershipState, Recipient, RosterMember
+from bridge.core.model import DeliveryMode, MembershipState, Recipient, Role, RosterMember
 from bridge.store.database import Database, Transaction
 from bridge.store.models import Community, Identity, IdentityKind, Membership, MembershipSource, Person
 from bridge.store.records import CommunityRecord, PersonRecord, RosterSync
@@ -102,6 +102,46 @@ class Communities:
 
     async def person_by_matrix_id(self, user_id: str) -> PersonRecord | None:
         return await self._person(IdentityKind.MATRIX, normalise_matrix_id(user_id))
+
+    async def subscribe(
+        self,
+        community_id: int,
+        *,
+        email: str,
+        name: str,
+        role: Role = Role.MEMBER,
+        source: MembershipSource = MembershipSource.SELF,
+        delivery: DeliveryMode = DeliveryMode.EACH,
+    ) -> Recipient:
+        """Make the owner of ``email`` a member (a reader's self-subscription, a convener's approval).
+
+        An existing membership is returned unchanged: subscribing twice is harmless.
+        """
+        address = normalise_email(email)
+        async with self._db.transaction() as tx:
+            conn = tx.client
+            identity = await Identity.filter(kind=IdentityKind.EMAIL, address=address).using_db(conn).first()
+            if identity is None:
+                person = await Person.create(display_name=name, using_db=conn)
+                person_id = person.id
+                await Identity.create(
+                    person_id=person_id, kind=IdentityKind.EMAIL, address=address, using_db=conn
+                )
+            else:
+                person_id = identity.person_id
+            membership = (
+                await Membership.filter(community_id=community_id, person_id=person_id).using_db(conn).first()
+            )
+            if membership is None:
+                membership = await Membership.create(
+                    community_id=community_id,
+                    person_id=person_id,
+                    role=role,
+                    delivery=delivery,
+                    source=source,
+                    using_db=conn,
+                )
+        return _recipient(membership, await _addresses({person_id}, self._db))
 
     async def set_delivery(self, membership_id: int, delivery: DeliveryMode) -> bool:
         """A member's own choice (e.g. one-click unsubscribe → ``NONE``); roster syncs keep it."""

@@ -4,8 +4,8 @@ tortoise 1.x keeps its state in a ``TortoiseContext`` found through a context va
 making that context current for the whole process, the ``Database`` activates its own context around
 each unit of work (``session`` / ``transaction``), so several databases may be open in one process
 (tests run two "processes" against one PostgreSQL) and no task depends on having been created after
-``open()``. The model classes themselves are shared, so the databases open at one time must all be of
-the same dialect.
+``open()``. The model classes and their prepared queries are shared, process-wide, so the databases
+open at one time must all be of the same dialect.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from tortoise.transactions import in_transaction
 from bridge.store.models import APP_LABEL
 
 MODELS_MODULE = "bridge.store.models"
-CONNECTION = "default"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
@@ -93,6 +92,9 @@ class Database:
         self.dialect = dialect_of(url)
         self._pool_size = pool_size
         self._context: TortoiseContext | None = None
+        # tortoise caches each model's INSERT/DELETE SQL per connection alias, process-wide: an alias
+        # per dialect keeps SQLite's "?" placeholders away from PostgreSQL and vice versa.
+        self._alias = self.dialect.value
 
     def __repr__(self) -> str:
         return f"Database({redact(self.url)!r})"
@@ -106,14 +108,14 @@ class Database:
             return
         context = TortoiseContext()
         config = {
-            "connections": {CONNECTION: _connection_config(self.url, self.dialect, self._pool_size)},
-            "apps": {APP_LABEL: {"models": [MODELS_MODULE], "default_connection": CONNECTION}},
+            "connections": {self._alias: _connection_config(self.url, self.dialect, self._pool_size)},
+            "apps": {APP_LABEL: {"models": [MODELS_MODULE], "default_connection": self._alias}},
         }
         with _activated(context):
             await context.init(config=config, use_tz=True, timezone="UTC")
             try:
                 # Connect now, so a wrong URL fails at start rather than at the first query.
-                await context.db(CONNECTION).execute_query("SELECT 1")
+                await context.db(self._alias).execute_query("SELECT 1")
             except BaseException:
                 await context.close_connections()
                 raise
@@ -136,7 +138,7 @@ class Database:
     async def session(self, tx: Transaction | None = None) -> AsyncIterator[BaseDBAsyncClient]:
         """A connection for a few statements: the given transaction's, else the shared one."""
         with _activated(self._require_context()):
-            yield tx.client if tx is not None else self._require_context().db(CONNECTION)
+            yield tx.client if tx is not None else self._require_context().db(self._alias)
 
     @contextlib.asynccontextmanager
     async def transaction(self, tx: Transaction | None = None) -> AsyncIterator[Transaction]:
@@ -146,7 +148,7 @@ class Database:
                 async with tx.client._in_transaction() as nested:
                     yield Transaction(nested)
             else:
-                async with in_transaction(CONNECTION) as client:
+                async with in_transaction(self._alias) as client:
                     yield Transaction(client)
 
     async def fetch(
