@@ -294,7 +294,7 @@ append_dot_mydomain = no
 class SmtpRelay:
     """The rootless stand-in for Postfix: ``bridge.devstack.smtp_relay`` as a child process."""
 
-    name = "smtp-relay"
+    name = "relay"
 
     def __init__(self, directory: Path, *, lmtp_port: int, stack_root: Path) -> None:
         self.directory = directory

@@ -36,7 +36,7 @@ from bridge.devstack.process import (
     kill_processes,
     processes_of,
 )
-from bridge.devstack.synapse import SERVER_NAME, MatrixUser, Synapse
+from bridge.devstack.synapse import SERVER_NAME, MatrixUser, Synapse, synapse_python
 
 LOCALHOST = "127.0.0.1"
 KEEP_ENV = "ICOP_STACK_KEEP"
@@ -110,6 +110,7 @@ class Stack:
     def start(self) -> Stack:
         if self._servers is not None:
             raise StackError(f"the stack in {self._servers.root} is already running")
+        self._check_programs()
         root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
         root.chmod(0o755)  # Dovecot's and Postfix's users must traverse it
         (root / OWNER_FILE).write_text(f"{os.getpid()}\n")
@@ -252,6 +253,24 @@ class Stack:
             else:
                 failures.append(f"{name}: {error}")
         return failures
+
+    def _check_programs(self) -> None:
+        """Fail before starting anything when a server is not installed, naming every missing one."""
+        programs = [("dovecot", "dovecot-imapd dovecot-lmtpd")]
+        if self.smtp_server == "postfix":
+            programs.append(("postfix", "postfix"))
+        missing = []
+        try:
+            synapse_python()
+        except StackError as error:
+            missing.append(str(error))
+        for program, package in programs:
+            try:
+                find_program(program, package)
+            except StackError as error:
+                missing.append(str(error))
+        if missing:
+            raise StackError("the stack cannot start:\n" + "\n".join(missing))
 
     def _running(self) -> _Servers:
         if self._servers is None:
