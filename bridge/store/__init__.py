@@ -7,7 +7,7 @@ can also be built on its own from the database.
 from __future__ import annotations
 
 from bridge.store.communities import Communities
-from bridge.store.database import Database, DatabaseUrlError, Dialect, Transaction
+from bridge.store.database import Database, DatabaseOpenError, DatabaseUrlError, Dialect, Transaction
 from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
@@ -43,6 +43,7 @@ __all__ = [
     "CommunityRecord",
     "Cursors",
     "Database",
+    "DatabaseOpenError",
     "DatabaseUrlError",
     "Dialect",
     "IngestResult",

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -34,6 +35,10 @@ class Dialect(StrEnum):
 
 class DatabaseUrlError(ValueError):
     """The database URL is neither ``sqlite://PATH`` nor ``postgres://…``."""
+
+
+class DatabaseOpenError(RuntimeError):
+    """The database could not be reached or opened; the message names it (without its password)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,15 @@ def redact(url: str) -> str:
     if not at or ":" not in userinfo:
         return url
     return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{hostpart}"
+
+
+def _check_sqlite_directory(url: str) -> None:
+    path = url.partition("://")[2]
+    if path == ":memory:":
+        return
+    directory = Path(path).parent
+    if not directory.is_dir():
+        raise DatabaseOpenError(f"cannot open database {url}: directory {directory} does not exist")
 
 
 def _connection_config(url: str, dialect: Dialect, pool_size: int) -> dict[str, Any]:
@@ -106,19 +120,21 @@ class Database:
     async def open(self) -> None:
         if self._context is not None:
             return
+        if self.dialect is Dialect.SQLITE:
+            _check_sqlite_directory(self.url)
         context = TortoiseContext()
         config = {
             "connections": {self._alias: _connection_config(self.url, self.dialect, self._pool_size)},
             "apps": {APP_LABEL: {"models": [MODELS_MODULE], "default_connection": self._alias}},
         }
         with _activated(context):
-            await context.init(config=config, use_tz=True, timezone="UTC")
             try:
+                await context.init(config=config, use_tz=True, timezone="UTC")
                 # Connect now, so a wrong URL fails at start rather than at the first query.
                 await context.db(self._alias).execute_query("SELECT 1")
-            except BaseException:
+            except Exception as error:
                 await context.close_connections()
-                raise
+                raise DatabaseOpenError(f"cannot open database {redact(self.url)}: {error}") from error
         self._context = context
 
     async def close(self) -> None:

@@ -89,12 +89,21 @@ class Outbox:
         return sorted((_entry(d) for d in claimed), key=lambda e: (e.next_attempt_at, e.id))
 
     async def mark_sent(
-        self, delivery_id: int, remote_id: str | None = None, *, now: datetime | None = None
+        self,
+        delivery_id: int,
+        remote_id: str | None = None,
+        *,
+        worker_id: str | None = None,
+        now: datetime | None = None,
     ) -> bool:
-        """Finish a claimed row; for a POST also record the post's id on that channel (threading)."""
+        """Finish a claimed row; for a POST also record the post's id on that channel (threading).
+
+        With ``worker_id``, only while that worker holds the claim: a worker that lost its lease
+        reports nothing over the new holder.
+        """
         async with self._db.transaction() as tx:
-            row = await Delivery.filter(id=delivery_id).using_db(tx.client).first()
-            if row is None or row.state is not DeliveryState.SENDING:
+            row = await _claimed(delivery_id, worker_id, tx)
+            if row is None:
                 return False
             await (
                 Delivery.filter(id=delivery_id)
@@ -116,12 +125,17 @@ class Outbox:
                 )
         return True
 
-    async def mark_failed(self, delivery_id: int, error: str, now: datetime) -> DeliveryState | None:
-        """Schedule a retry after the backoff, or park the row as dead; returns its new state."""
+    async def mark_failed(
+        self, delivery_id: int, error: str, now: datetime, *, worker_id: str | None = None
+    ) -> DeliveryState | None:
+        """Schedule a retry after the backoff, or park the row as dead; returns its new state.
+
+        None when the row is not (or, with ``worker_id``, no longer this worker's) claim.
+        """
         now = as_utc(now)
         async with self._db.transaction() as tx:
-            row = await Delivery.filter(id=delivery_id).using_db(tx.client).first()
-            if row is None or row.state is not DeliveryState.SENDING:
+            row = await _claimed(delivery_id, worker_id, tx)
+            if row is None:
                 return None
             dead = row.attempts >= self.policy.max_attempts
             state = DeliveryState.DEAD if dead else DeliveryState.PENDING
@@ -228,6 +242,13 @@ async def create_deliveries(
     ]
     if rows:
         await Delivery.bulk_create(rows, ignore_conflicts=True, using_db=tx.client)
+
+
+async def _claimed(delivery_id: int, worker_id: str | None, tx: Transaction) -> Delivery | None:
+    query = Delivery.filter(id=delivery_id, state=DeliveryState.SENDING)
+    if worker_id is not None:
+        query = query.filter(claimed_by=worker_id)
+    return await query.using_db(tx.client).first()
 
 
 async def cancel_pending(post_id: int, *, tx: Transaction) -> int:
