@@ -1,0 +1,239 @@
+"""Raw list mail to the neutral ``InboundMessage``: which list, what verdict, who wrote what, in reply
+to what.
+
+This is the only place that reads MIME on the way in. It is pure (bytes in, values out) and total: the
+mailbox receives whatever the internet sends, and one malformed message must never stall the IMAP loop
+behind it. Every header is read from the raw values the parser kept and decoded leniently; what could
+not be read cleanly is reported in ``defects`` for the logs and replaced by a best guess.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.message import Message
+from html import escape
+from types import MappingProxyType
+
+from bridge.core.loop_guard import MailClass, MailVerdict, classify_mail
+from bridge.core.message_ids import parse_message_id, parse_references
+from bridge.core.model import Attachment, Channel, InboundMessage, ThreadRefs
+from bridge.email.addresses import (
+    ListIdentity,
+    is_list_recipient,
+    recipient_from_verp,
+    reply_token_from_address,
+)
+from bridge.email.header_text import addr_specs, header_text, mailbox, parse_date, raw_first, raw_values
+from bridge.email.mime_parts import BodyPiece, extract_body
+from bridge.formatting.html_text import html_to_text
+from bridge.formatting.markdown import markdown_to_html
+from bridge.formatting.quotes import strip_quoted_html, strip_quoted_text
+from bridge.formatting.sanitize import sanitize_html
+
+__all__ = ["ListIdentity", "ParsedMail", "parse_list_mail"]
+
+RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
+"""Where the list address is looked for, strongest evidence first: ``Delivered-To`` names the address
+the MTA delivered this copy to, ``X-Original-To`` the envelope recipient before aliasing."""
+
+ORIGIN_HASH_PREFIX = "sha256:"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    """Everything the relay needs from one raw mail, and what was wrong with it.
+
+    ``community_slug`` is None when no list of ours is among the recipients (``reason`` says so); the
+    message is built anyway, with an empty ``community_slug``, so the caller can log who sent what.
+    ``verp_recipient`` is the member a bounce names through its VERP return path. ``content_ids`` maps
+    the Content-ID of an inline part to its index in ``message.attachments``, for ``cid:`` images.
+    """
+
+    community_slug: str | None
+    reason: str
+    verdict: MailVerdict
+    message: InboundMessage
+    reply_token: str | None = None
+    verp_recipient: str | None = None
+    content_ids: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    defects: tuple[str, ...] = ()
+
+
+def parse_list_mail(raw: bytes, communities: Sequence[ListIdentity], *, now: datetime) -> ParsedMail:
+    """Parse one raw mail from the list mailbox; never raises."""
+    defects: list[str] = []
+    message = _parse_bytes(raw, defects)
+    match = _match_list(message, communities)
+    verdict = _classify(message, communities, match)
+    name, address = mailbox(raw_first(message, "from") or raw_first(message, "sender"))
+    if not address:
+        defects.append("no sender address in From or Sender")
+    message_id = parse_message_id(header_text(raw_first(message, "message-id")) or None)
+    origin_key = message_id or ORIGIN_HASH_PREFIX + hashlib.sha256(raw).hexdigest()
+    sent_at = parse_date(raw_first(message, "date"))
+    if sent_at is None:
+        defects.append("no readable Date: arrival time used")
+    text, html, full_text, body_defects, attachments, content_ids = _read_body(message)
+    defects.extend(body_defects)
+    refs = ThreadRefs(
+        in_reply_to=parse_message_id(header_text(raw_first(message, "in-reply-to")) or None),
+        references=parse_references(" ".join(header_text(v) for v in raw_values(message, "references"))),
+        reply_token=match.reply_token,
+    )
+    inbound = InboundMessage(
+        channel=Channel.EMAIL,
+        origin_key=origin_key,
+        community_slug=match.community.slug if match.community else "",
+        sender_address=address,
+        sender_name=name,
+        text=text,
+        html=html,
+        full_text=full_text,
+        subject=header_text(raw_first(message, "subject")),
+        refs=refs,
+        attachments=attachments,
+        sent_at=sent_at or now,
+        email_message_id=message_id,
+    )
+    return ParsedMail(
+        community_slug=match.community.slug if match.community else None,
+        reason=match.reason,
+        verdict=verdict,
+        message=inbound,
+        reply_token=match.reply_token,
+        verp_recipient=match.verp_recipient,
+        content_ids=MappingProxyType(content_ids),
+        defects=tuple(dict.fromkeys(defects)),
+    )
+
+
+def _parse_bytes(raw: bytes, defects: list[str]) -> Message:
+    """The parsed tree; the legacy policy if the modern one trips, an empty message as a last resort."""
+    for chosen in (policy.default, policy.compat32):
+        try:
+            message = email.message_from_bytes(raw, policy=chosen)
+        except (
+            Exception
+        ) as error:  # the parser has raised on hostile input before; a mail is not worth a crash
+            defects.append(f"parser failed ({type(error).__name__}); retrying leniently")
+            continue
+        defects.extend(_defect_names(message))
+        return message
+    fallback = Message(policy=policy.compat32)
+    fallback.set_payload(raw.decode("ascii", "surrogateescape"))
+    return fallback
+
+
+def _defect_names(message: Message) -> list[str]:
+    names: list[str] = []
+    try:
+        for part in message.walk():
+            names.extend(type(defect).__name__ for defect in part.defects)
+    except Exception:  # walking a broken tree for log lines must not fail the mail
+        names.append("MIME tree could not be walked")
+    return names
+
+
+# -- which list ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ListMatch:
+    community: ListIdentity | None
+    reason: str
+    reply_token: str | None = None
+    verp_recipient: str | None = None
+
+
+def _match_list(message: Message, communities: Sequence[ListIdentity]) -> _ListMatch:
+    """The first header, in order of evidence, that names one of our lists decides the community;
+    the token and VERP recipient are then read from any recipient address of that list."""
+    by_header = [(name, addr_specs(raw_values(message, name))) for name in RECIPIENT_HEADERS]
+    for header, addresses in by_header:
+        for address in addresses:
+            community = next((c for c in communities if is_list_recipient(address, c.list_address)), None)
+            if community is None:
+                continue
+            ordered = [address] + [a for _, found in by_header for a in found]
+            ours = [a for a in ordered if is_list_recipient(a, community.list_address)]
+            token = next(
+                (t for a in ours if (t := reply_token_from_address(a, community.list_address))), None
+            )
+            verp = next((r for a in ours if (r := recipient_from_verp(a, community.list_address))), None)
+            return _ListMatch(community, f"{header} names {address}", token, verp)
+    return _ListMatch(None, "no list address in " + ", ".join(RECIPIENT_HEADERS))
+
+
+def _classify(message: Message, communities: Sequence[ListIdentity], match: _ListMatch) -> MailVerdict:
+    """The loop guard's verdict against every list identity we have (the matched one first); mail to a
+    VERP return path that looks human is still a bounce: people do not write to return paths."""
+    headers = [(name, header_text(str(value))) for name, value in message.raw_items()]
+    ordered = ([match.community] if match.community else []) + list(communities)
+    list_ids = [c.list_id for c in communities]
+    seen: set[tuple[str, str]] = set()
+    verdict = MailVerdict(MailClass.RELAY, "no automatic or looping signs")
+    for community in ordered:
+        key = (community.domain, community.own_message_id_domain)
+        if key in seen:
+            continue
+        seen.add(key)
+        found = classify_mail(
+            headers,
+            own_domain=community.domain,
+            list_ids=list_ids,
+            own_message_id_domain=community.own_message_id_domain,
+        )
+        if not found.relay:
+            verdict = found
+            break
+    if verdict.relay and match.verp_recipient is not None:
+        return MailVerdict(MailClass.BOUNCE, f"sent to the return path of {match.verp_recipient}")
+    return verdict
+
+
+# -- what was written -----------------------------------------------------------------------------
+
+
+def _read_body(
+    message: Message,
+) -> tuple[str, str | None, str | None, list[str], tuple[Attachment, ...], dict[str, int]]:
+    body = extract_body(message)
+    try:
+        text, html, full_text = render_pieces(body.pieces)
+    except Exception as error:  # a converter bug must not stall the mailbox: keep the words, lose the form
+        body.defects.append(f"body could not be rendered ({type(error).__name__}): kept as plain text")
+        full_text = "\n\n".join(p.plain or p.html or "" for p in body.pieces)
+        text, html = full_text, None
+    return text, html, full_text or None, body.defects, tuple(body.attachments), body.content_ids
+
+
+def render_pieces(pieces: Sequence[BodyPiece]) -> tuple[str, str | None, str | None]:
+    """``(text, html, full_text)`` of a body: the new content as plain text and sanitised HTML, and the
+    complete original text for the archive."""
+    if not pieces:
+        return "", None, None
+    full_text = "\n\n".join(
+        piece.plain if piece.plain is not None else html_to_text(piece.html or "") for piece in pieces
+    ).strip("\n")
+    has_plain = any(piece.plain is not None for piece in pieces)
+    has_html = any(piece.html is not None for piece in pieces)
+    source_html = "\n".join(
+        piece.html if piece.html is not None else _plain_as_html(piece.plain or "") for piece in pieces
+    )
+    new_html = strip_quoted_html(source_html) if has_html else None
+    text = strip_quoted_text(full_text).strip("\n") if has_plain else html_to_text(new_html or "")
+    if new_html is not None:
+        html = sanitize_html(new_html).strip()
+    else:
+        html = markdown_to_html(text) if text.strip() else ""
+    return text, html or None, full_text or None
+
+
+def _plain_as_html(text: str) -> str:
+    """A plain stretch between HTML stretches (Apple Mail's split bodies), kept as preformatted text."""
+    return f"<pre>{escape(text)}</pre>" if text.strip() else ""
