@@ -12,6 +12,7 @@ from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
 from bridge.store.posts import Posts
+from bridge.store.reactions import Reactions
 from bridge.store.records import (
     CommunityRecord,
     IngestResult,
@@ -33,6 +34,7 @@ class Store:
         self.db = db
         self.communities = Communities(db)
         self.posts = Posts(db)
+        self.reactions = Reactions(db)
         self.outbox = Outbox(db, retry_policy)
         self.cursors = Cursors(db)
         self.settings = Settings(db)
@@ -55,6 +57,7 @@ __all__ = [
     "PostRef",
     "Posts",
     "RawMessage",
+    "Reactions",
     "RetryPolicy",
     "RosterSync",
     "SchemaTooNewError",

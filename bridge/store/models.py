@@ -202,6 +202,25 @@ class PostRevision(Model):
         unique_together = (("post", "revision"), ("post", "origin_key"))
 
 
+class Reaction(Model):
+    """A Matrix reaction to a post, kept so a replayed or redacted reaction counts exactly once."""
+
+    id = fields.IntField(primary_key=True)
+    post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
+        "store.Post", related_name=False, on_delete=fields.CASCADE
+    )
+    post_id: int
+    event_id = fields.CharField(max_length=255, unique=True)
+    key = fields.CharField(max_length=255)
+    sender = fields.CharField(max_length=ADDRESS_LENGTH)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        app = APP_LABEL
+        table = "reaction"
+        unique_together = (("post", "sender", "key"),)
+
+
 class RawSource(Model):
     """The bytes as received (RFC 822 mail, Matrix event JSON), for the archive and for replays."""
 

@@ -153,6 +153,27 @@ class Outbox:
             )
         return state
 
+    async def mark_dead(
+        self, delivery_id: int, error: str, now: datetime, *, worker_id: str | None = None
+    ) -> DeliveryState | None:
+        """Park a claimed row as dead at once: retrying cannot help (a permanent rejection)."""
+        async with self._db.transaction() as tx:
+            row = await _claimed(delivery_id, worker_id, tx)
+            if row is None:
+                return None
+            await (
+                Delivery.filter(id=delivery_id)
+                .using_db(tx.client)
+                .update(
+                    state=DeliveryState.DEAD,
+                    last_error=error,
+                    claimed_by=None,
+                    claimed_until=None,
+                    updated_at=as_utc(now),
+                )
+            )
+        return DeliveryState.DEAD
+
     async def list(
         self, state: DeliveryState | None = None, *, limit: int = 100
     ) -> builtins.list[OutboxEntry]:

@@ -35,6 +35,14 @@ async def test_upgrade_from_empty_then_again_is_a_no_op(store_url: str) -> None:
     assert rows[0]["description"].startswith("Initial schema")
 
 
+async def test_upgrade_goes_step_by_step(store_url: str) -> None:
+    async with Database(store_url) as db:
+        assert await upgrade(db, target=1) == (0, 1)
+        assert await current_version(db) == 1
+        assert await upgrade(db) == (1, latest_version())
+        assert latest_version() >= 2
+
+
 async def test_a_newer_schema_is_refused(database: Database) -> None:
     newer = latest_version() + 4
     placeholders = "$1, $2, $3" if database.dialect is Dialect.POSTGRES else "?, ?, ?"

@@ -77,6 +77,15 @@ async def test_failures_back_off_then_park_the_row_as_dead_until_retried(
     assert (again.id, again.attempts) == (dead.id, 1)
 
 
+async def test_a_permanent_failure_is_dead_at_once(store: Store, community: CommunityRecord) -> None:
+    await _post_with_deliveries(store, community, 1)
+    [row] = await store.outbox.claim_due("w1", T0)
+    assert await store.outbox.mark_dead(row.id, "550 no such user", T0, worker_id="w2") is None
+    assert await store.outbox.mark_dead(row.id, "550 no such user", T0, worker_id="w1") is DeliveryState.DEAD
+    [dead] = await store.outbox.list(DeliveryState.DEAD)
+    assert (dead.id, dead.attempts, dead.last_error) == (row.id, 1, "550 no such user")
+
+
 def test_backoff_doubles_up_to_the_cap_and_jitter_only_shortens() -> None:
     policy = RetryPolicy(base=timedelta(seconds=30), cap=timedelta(minutes=5), jitter=0.5)
     assert [policy.delay(n).total_seconds() for n in (1, 2, 3, 4, 5, 60)] == [30, 60, 120, 240, 300, 300]
