@@ -6,6 +6,7 @@ stop: an open aiohttp session would fail the run under ``filterwarnings = error`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ class Position:
     since: str | None = None
     log: list[str] = field(default_factory=list)
     events: list[MatrixEvent] = field(default_factory=list)
+    handled: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def load(self) -> str | None:
         return self.since
@@ -54,6 +56,14 @@ class Position:
     async def handle(self, batch: SyncBatch) -> None:
         self.log.append(f"handle {batch.next_batch} ({len(batch.events)} events)")
         self.events.extend(batch.events)
+        self.handled.set()
+
+    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 15.0) -> None:
+        """Wait until ``condition()`` holds after some batch was handled."""
+        async with asyncio.timeout(timeout):
+            while not condition():
+                self.handled.clear()
+                await self.handled.wait()
 
 
 def bot_config(stack: Stack, user: MatrixUser) -> MatrixConfig:
