@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bridge.store.communities import Communities
 from bridge.store.database import Database, DatabaseOpenError, DatabaseUrlError, Dialect, Transaction
+from bridge.store.digests import DigestRecord, Digests
 from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
@@ -37,6 +38,7 @@ class Store:
         self.reactions = Reactions(db)
         self.outbox = Outbox(db, retry_policy)
         self.cursors = Cursors(db)
+        self.digests = Digests(db)
         self.settings = Settings(db)
 
 
@@ -48,6 +50,8 @@ __all__ = [
     "DatabaseOpenError",
     "DatabaseUrlError",
     "Dialect",
+    "DigestRecord",
+    "Digests",
     "IngestResult",
     "NewThread",
     "Outbox",

@@ -9,11 +9,14 @@ alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from tortoise.expressions import F
 
 from bridge.core.model import DeliveryMode, MembershipState, Recipient, Role, RosterMember
 from bridge.store.database import Database, Transaction
 from bridge.store.models import Community, Identity, IdentityKind, Membership, MembershipSource, Person
-from bridge.store.records import CommunityRecord, PersonRecord, RosterSync
+from bridge.store.records import CommunityRecord, PersonRecord, RosterSync, as_utc
 
 
 def normalise_email(address: str) -> str:
@@ -152,6 +155,35 @@ class Communities:
     async def set_state(self, membership_id: int, state: MembershipState) -> bool:
         async with self._db.session() as conn:
             count = await Membership.filter(id=membership_id).using_db(conn).update(state=state)
+        return count > 0
+
+    async def membership(self, membership_id: int) -> Recipient | None:
+        """A membership by id (unsubscribe links and reply tokens carry it)."""
+        async with self._db.session() as conn:
+            row = await Membership.filter(id=membership_id).using_db(conn).first()
+        if row is None:
+            return None
+        return _recipient(row, await _addresses({row.person_id}, self._db))
+
+    async def record_bounce(self, membership_id: int, weight: float, at: datetime) -> float | None:
+        """Add ``weight`` to the membership's bounce score; returns the new score (None: unknown).
+
+        The threshold and the decay are the bounce handling's business; the store only keeps count.
+        """
+        async with self._db.transaction() as tx:
+            updated = (
+                await Membership.filter(id=membership_id)
+                .using_db(tx.client)
+                .update(bounce_score=F("bounce_score") + weight, last_bounce_at=as_utc(at))
+            )
+            if not updated:
+                return None
+            scores = await Membership.filter(id=membership_id).using_db(tx.client).values_list("bounce_score")
+        return float(scores[0][0])
+
+    async def reset_bounces(self, membership_id: int) -> bool:
+        async with self._db.session() as conn:
+            count = await Membership.filter(id=membership_id).using_db(conn).update(bounce_score=0.0)
         return count > 0
 
     async def _one(self, **criteria: str) -> CommunityRecord | None:

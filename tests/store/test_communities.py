@@ -8,7 +8,7 @@ import pytest
 
 from bridge.core.model import DeliveryMode, MembershipState, Role, RosterMember
 from bridge.store import CommunityRecord, RosterSync, Store
-from tests.store.conftest import ROSTER
+from tests.store.conftest import ROSTER, T0
 
 
 async def _sync(store: Store, roster: Sequence[RosterMember], room: str = "#pm:example.com") -> RosterSync:
@@ -128,3 +128,17 @@ async def test_subscribing_twice_is_harmless(store: Store, community: CommunityR
 async def test_a_roster_listing_one_email_twice_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="same email twice"):
         await _sync(store, [ROSTER[0], RosterMember("Ana again", "ANA@example.org")])
+
+
+async def test_bounces_are_counted_per_membership(store: Store, community: CommunityRecord) -> None:
+    [_, bo, _] = await store.communities.recipients(community.id)
+    assert await store.communities.record_bounce(bo.membership_id, 1.0, T0) == 1.0
+    assert await store.communities.record_bounce(bo.membership_id, 0.5, T0) == 1.5
+    assert await store.communities.record_bounce(999_999, 1.0, T0) is None
+    assert await store.communities.set_state(bo.membership_id, MembershipState.SUSPENDED)
+    found = await store.communities.membership(bo.membership_id)
+    assert found is not None
+    assert (found.email, found.state) == ("bo@example.org", MembershipState.SUSPENDED)
+    assert await store.communities.reset_bounces(bo.membership_id)
+    assert await store.communities.record_bounce(bo.membership_id, 1.0, T0) == 1.0
+    assert await store.communities.membership(999_999) is None
