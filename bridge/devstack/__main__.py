@@ -78,7 +78,7 @@ def up(
     except StopRequested:
         print("stopping", flush=True)
     finally:
-        for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the stop short
+        for signum in STOP_SIGNALS:  # from here on, nothing must cut the stop short
             signal.signal(signum, signal.SIG_IGN)
         if json_path is not None:
             json_path.unlink(missing_ok=True)
@@ -112,6 +112,8 @@ def leftovers(*, clean: bool) -> int:
 
 
 def _request_stop(signum: int, frame: FrameType | None) -> NoReturn:
+    for stop_signal in STOP_SIGNALS:  # the first one stops; more must not cut the stop short
+        signal.signal(stop_signal, signal.SIG_IGN)
     raise StopRequested(signal.Signals(signum).name)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -132,14 +133,16 @@ class RunningProcess:
 
 
 def processes_of(root: Path, groups: Iterable[int] = ()) -> list[RunningProcess]:
-    """Every live process of the stack in ``root``: it names ``root`` or shares a process group with one.
+    """Every live process of the stack in ``root``.
 
-    A server's helpers run under new titles (``dovecot/imap-login``, ``qmgr``) and Dovecot even overwrites
-    their environment with its process titles, so a helper is recognised by its group: the group of a
-    process whose command line or environment names ``root`` (every server gets ``ICOP_STACK_DIR``), or
-    one of ``groups`` (the groups the stack started, which outlive a dead leader). Zombies are not running.
+    A server is recognised by ``ICOP_STACK_DIR=root`` in its environment (set for every server) or by a
+    ``-c CONFIG`` under ``root`` on its command line (Dovecot overwrites its environment with process
+    titles). Its helpers run under new titles (``dovecot/imap-login``, ``qmgr``), so they are recognised
+    by their process group: a recognised server's, or one of ``groups`` (the groups the stack started,
+    which outlive a dead leader). A ``tail -f`` of a log in ``root`` is not a server. Zombies are skipped.
     """
-    marker = os.fsencode(root)
+    env_marker = os.fsencode(f"{STACK_DIR_ENV}={root}")
+    config_prefix = os.fsencode(f"{root}/")
     candidates: list[tuple[RunningProcess, int]] = []
     wanted_groups = set(groups)
     for entry in Path("/proc").iterdir():
@@ -147,15 +150,16 @@ def processes_of(root: Path, groups: Iterable[int] = ()) -> list[RunningProcess]
             continue
         try:
             state, group = _state_and_group(entry)
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
         except OSError:  # gone meanwhile, or not ours to read
             continue
         if state == "Z":
             continue
-        command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+        command = b" ".join(argv).decode(errors="replace").strip()
         candidates.append((RunningProcess(int(entry.name), command), group))
-        if any(_names_dir(word, marker) for word in (cmdline + b"\0" + environ).split(b"\0")):
+        configs = [value for flag, value in itertools.pairwise(argv) if flag == b"-c"]
+        if env_marker in environ or any(path.startswith(config_prefix) for path in configs):
             wanted_groups.add(group)
     wanted_groups.discard(os.getpgrp())  # a server started without its own group is still in ours
     return [process for process, group in candidates if group in wanted_groups]
@@ -173,10 +177,6 @@ def is_running(pid: int) -> bool:
 def _state_and_group(proc_entry: Path) -> tuple[str, int]:
     fields = (proc_entry / "stat").read_text().rsplit(")", 1)[-1].split()
     return fields[0], int(fields[2])
-
-
-def _names_dir(word: bytes, marker: bytes) -> bool:
-    return word == marker or word.endswith(b"=" + marker) or marker + b"/" in word
 
 
 def kill_processes(processes: Iterable[RunningProcess]) -> None:

@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -112,21 +112,14 @@ class Stack:
             raise StackError(f"the stack in {self._servers.root} is already running")
         self._check_programs()
         root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
-        root.chmod(0o755)  # Dovecot's and Postfix's users must traverse it
-        (root / OWNER_FILE).write_text(f"{os.getpid()}\n")
-        dovecot = Dovecot(root / "dovecot", stack_root=root)
-        smtp_kind = Postfix if self.smtp_server == "postfix" else SmtpRelay
-        self._servers = _Servers(
-            root=root,
-            synapse=Synapse(root / "synapse", stack_root=root),
-            dovecot=dovecot,
-            smtp=smtp_kind(root / "smtp", lmtp_port=dovecot.lmtp_port, stack_root=root),
-        )
-        atexit.register(self._stop_at_exit)
         began = time.monotonic()
         try:
+            self._servers = self._prepare(root)
+            atexit.register(self._stop_at_exit)
             failures = self._start_servers()
         except BaseException:
+            if self._servers is None:
+                shutil.rmtree(root, ignore_errors=True)
             self._stop_quietly()
             raise
         self.startup_seconds = time.monotonic() - began
@@ -140,7 +133,6 @@ class Stack:
         """Stop every server, kill what outlived them, remove the temp dir; raise if any of it failed."""
         if self._servers is None:
             return
-        atexit.unregister(self._stop_at_exit)
         root, servers = self._servers.root, self._servers.all
         problems: list[str] = []
         with ThreadPoolExecutor(max_workers=len(servers), thread_name_prefix="stack-stop") as pool:
@@ -156,6 +148,7 @@ class Stack:
             problems.append("killed leftovers: " + ", ".join(_describe(p) for p in leftovers))
         self._last_root, self._last_groups = root, groups
         self._servers = None
+        atexit.unregister(self._stop_at_exit)  # only now: an interrupted stop is finished at exit
         if not self.keep:
             shutil.rmtree(root, ignore_errors=True)
         if problems:
@@ -241,10 +234,31 @@ class Stack:
 
     # -- internals ------------------------------------------------------------------------------
 
+    def _prepare(self, root: Path) -> _Servers:
+        root.chmod(0o755)  # Dovecot's and Postfix's users must traverse it
+        (root / OWNER_FILE).write_text(f"{os.getpid()}\n")
+        dovecot = Dovecot(root / "dovecot", stack_root=root)
+        smtp_kind = Postfix if self.smtp_server == "postfix" else SmtpRelay
+        return _Servers(
+            root=root,
+            synapse=Synapse(root / "synapse", stack_root=root),
+            dovecot=dovecot,
+            smtp=smtp_kind(root / "smtp", lmtp_port=dovecot.lmtp_port, stack_root=root),
+        )
+
     def _start_servers(self) -> list[str]:
         servers = self._running().all
-        with ThreadPoolExecutor(max_workers=len(servers), thread_name_prefix="stack-start") as pool:
-            starts = [(server.name, pool.submit(_timed_start, server, self.timeout)) for server in servers]
+        pool = ThreadPoolExecutor(max_workers=len(servers), thread_name_prefix="stack-start")
+        starts: list[tuple[str, Future[float]]] = []
+        try:
+            for server in servers:
+                starts.append((server.name, pool.submit(_timed_start, server, self.timeout)))
+            pool.shutdown(wait=True)
+        except BaseException:
+            # Interrupted (Ctrl-C): a start still under way would launch its server after the stop
+            # that follows, and leak it. Let the starts finish (they are bounded by their timeout).
+            _shut_down_through_interrupts(pool)
+            raise
         failures = []
         for name, started in starts:
             error = started.exception()
@@ -328,6 +342,15 @@ def _timed_start(server: Server, timeout: float) -> float:
     began = time.monotonic()
     server.start(timeout)
     return time.monotonic() - began
+
+
+def _shut_down_through_interrupts(pool: ThreadPoolExecutor) -> None:
+    while True:
+        try:
+            pool.shutdown(wait=True)
+        except BaseException:  # noqa: S112 -- a second Ctrl-C must not leak a server either
+            continue
+        return
 
 
 def _wait_for_exit(root: Path, groups: list[int], *, timeout: float) -> list[RunningProcess]:
