@@ -3,8 +3,8 @@
 tortoise 1.x keeps its state in a ``TortoiseContext`` found through a context variable. Rather than
 making that context current for the whole process, the ``Database`` activates its own context around
 each unit of work (``session`` / ``transaction``), so several databases may be open in one process
-(tests run two "processes" against one PostgreSQL) and no task depends on having been created after
-``open()``. The model classes and their prepared queries are shared, process-wide, so the databases
+(tests run two "processes" against one PostgreSQL) and no asyncio task depends on having been created
+after ``open()``. The model classes and their prepared queries are shared, process-wide, so the databases
 open at one time must all be of the same dialect.
 """
 
@@ -161,6 +161,7 @@ class Database:
         """A transaction, or a savepoint inside ``tx``: all or nothing either way."""
         with _activated(self._require_context()):
             if tx is not None:
+                # The transaction client's own nested context is a SAVEPOINT on its connection.
                 async with tx.client._in_transaction() as nested:
                     yield Transaction(nested)
             else:
@@ -188,7 +189,7 @@ class Database:
 
 @contextlib.contextmanager
 def _activated(context: TortoiseContext) -> Iterator[None]:
-    # TortoiseContext.__enter__ keeps one token on the instance, which breaks as soon as two tasks
+    # TortoiseContext.__enter__ keeps one token on the instance, which breaks as soon as two asyncio tasks
     # use the same database; a token per activation is safe to nest and to interleave.
     token = _current_context.set(context)
     try:
