@@ -157,7 +157,8 @@ service lmtp {{
 class Postfix:
     """An SMTP server that accepts any recipient and delivers it over LMTP to ``lmtp_port``.
 
-    Postfix daemonises its master; it is found again through its pid file and its ``MAIL_CONFIG``.
+    Postfix daemonises its master (``postfix start``), so it is no child of ours: it is found again by its
+    pid file, and its helpers by ``ICOP_STACK_DIR``, which ``import_environment`` passes down to them.
     """
 
     name = "postfix"
@@ -210,17 +211,12 @@ class Postfix:
         """The pid of a master running from ``directory``, by its pid file (which outlives a crash)."""
         try:
             pid = int((directory / "spool" / "pid" / "master.pid").read_text().split()[0])
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except (OSError, ValueError, IndexError):
             return None
-        # A stopped master stays a zombie until init reaps it, which can take a while.
-        return pid if is_running(pid) else None
-
-    def running(self) -> bool:
-        """What ``postfix -c DIR status`` says."""
-        if not self.config_dir.is_dir():
-            return False
-        program = find_program("postfix", "postfix")
-        return self._postfix(program, "status", timeout=10).returncode == 0
+        # An old pid file may name a recycled pid; a stopped master is a zombie until init reaps it.
+        ours = os.fsencode(f"MAIL_CONFIG={directory / 'etc'}") in environ
+        return pid if ours and is_running(pid) else None
 
     def stop(self) -> None:
         if not self._started or self.master_pid() is None:
@@ -239,7 +235,8 @@ class Postfix:
         env = {**os.environ, STACK_DIR_ENV: str(self._stack_root)}
         return subprocess.run(
             [program, "-c", str(self.config_dir), command],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             timeout=timeout,
             env=env,

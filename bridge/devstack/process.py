@@ -144,7 +144,7 @@ def processes_of(root: Path, groups: Iterable[int] = ()) -> list[RunningProcess]
     env_marker = os.fsencode(f"{STACK_DIR_ENV}={root}")
     config_prefix = os.fsencode(f"{root}/")
     candidates: list[tuple[RunningProcess, int]] = []
-    wanted_groups = set(groups)
+    servers: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -160,7 +160,11 @@ def processes_of(root: Path, groups: Iterable[int] = ()) -> list[RunningProcess]
         candidates.append((RunningProcess(int(entry.name), command), group))
         configs = [value for flag, value in itertools.pairwise(argv) if flag == b"-c"]
         if env_marker in environ or any(path.startswith(config_prefix) for path in configs):
-            wanted_groups.add(group)
+            servers.add(int(entry.name))
+    alive = {process.pid for process, _ in candidates}
+    # A known group whose leader's pid now runs something else was recycled: not ours any more.
+    wanted_groups = {g for g in groups if g not in alive or g in servers}
+    wanted_groups |= {group for process, group in candidates if process.pid in servers}
     wanted_groups.discard(os.getpgrp())  # a server started without its own group is still in ours
     return [process for process, group in candidates if group in wanted_groups]
 

@@ -1,7 +1,7 @@
 """The whole local stack: Synapse, Dovecot and an SMTP server, started together, stopped together.
 
 Tests, ``scripts/stack`` and the demo all need the same three servers wired the same way; this module is
-the one place that knows how. The servers start side by side (Synapse's ~1.5 s dominates; the mail
+the one place that knows how. The servers start side by side (Synapse's 1.5–4 s dominates; the mail
 servers are ready in a fraction of that), each in its own temp dir under one root. Stopping is the part
 that matters most: every server is stopped even when another fails to, helpers that outlive their master
 are found and killed, and an ``atexit`` hook covers an owner that forgot.
@@ -41,6 +41,9 @@ from bridge.devstack.synapse import SERVER_NAME, MatrixUser, Synapse, synapse_py
 LOCALHOST = "127.0.0.1"
 KEEP_ENV = "ICOP_STACK_KEEP"
 SMTP_SERVER_ENV = "ICOP_STACK_SMTP"
+ROOT_PARENT = Path("/tmp")
+"""Not $TMPDIR: every parent must be traversable by nobody and postfix, and Dovecot's socket paths
+must stay short (a per-user temp dir is often 0700, or long)."""
 ROOT_PREFIX = "icop-stack-"
 OWNER_FILE = "owner.pid"
 SmtpServerKind = Literal["postfix", "relay"]
@@ -111,7 +114,7 @@ class Stack:
         if self._servers is not None:
             raise StackError(f"the stack in {self._servers.root} is already running")
         self._check_programs()
-        root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+        root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX, dir=ROOT_PARENT))
         began = time.monotonic()
         try:
             self._servers = self._prepare(root)
@@ -326,16 +329,24 @@ def abandoned_stacks() -> dict[Path, list[RunningProcess]]:
     A stopped stack removes its dir; one left behind whose ``owner.pid`` is gone was abandoned.
     """
     abandoned = {}
-    for root in sorted(Path(tempfile.gettempdir()).glob(ROOT_PREFIX + "*")):
+    for root in sorted(ROOT_PARENT.glob(ROOT_PREFIX + "*")):
         try:
             owner = int((root / OWNER_FILE).read_text())
         except (OSError, ValueError):
             owner = None
         if owner is not None and is_running(owner):
             continue
-        groups = [pid for pid in (Postfix.pid_in(root / "smtp"),) if pid is not None]
-        abandoned[root] = processes_of(root, groups)
+        if owner is None and _younger_than(root, seconds=60):
+            continue  # a stack being created this instant has not written its owner yet
+        abandoned[root] = processes_of(root)
     return abandoned
+
+
+def _younger_than(path: Path, *, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < seconds
+    except OSError:
+        return True
 
 
 def _timed_start(server: Server, timeout: float) -> float:

@@ -110,6 +110,9 @@ class Synapse:
 
     def _environment(self) -> dict[str, str]:
         env = {**os.environ, STACK_DIR_ENV: str(self._stack_root)}
+        # Its own venv only: the project's packages beside Synapse's pins would stop it at start.
+        for isolation_breaker in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+            env.pop(isolation_breaker, None)
         # Synapse imports ~1,100 modules: without bytecode in its venv every start costs 3 s more.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
