@@ -34,6 +34,8 @@ VOID_TAGS = tag_set("area base br col embed hr img input link meta param source 
 DROPPED_WITH_CONTENT = tag_set("script style title template iframe object noscript svg math textarea select")
 """Never shown to a reader, and dangerous or meaningless outside a browser page."""
 TRANSPARENT_TAGS = frozenset({"html", "head", "body"})
+METADATA_TAGS = frozenset({"meta", "link", "base"})
+"""Document metadata that mail clients leave in the body; it says nothing to a reader."""
 PARAGRAPH_CLOSERS = tag_set(
     "address article aside blockquote center details dl div fieldset figure footer "
     "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table ul"
@@ -242,7 +244,7 @@ class _TreeBuilder:
         if tag in DROPPED_WITH_CONTENT:
             self._skipping.append(tag)
             return
-        if tag in TRANSPARENT_TAGS:
+        if tag in TRANSPARENT_TAGS or tag in METADATA_TAGS:
             return
         self._close_implied_by(tag)
         if len(self._open) > MAX_DEPTH:

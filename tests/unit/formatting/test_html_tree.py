@@ -34,6 +34,7 @@ def depth_of(element: Element) -> int:
         ("<br></br>", "<br><br>"),
         ("<div/>content", "<div>content</div>"),
         ("<html><head><title>T</title></head><body><p>b</p></body></html>", "<p>b</p>"),
+        ('<meta charset="utf-8"><link rel="stylesheet" href="x.css"><base href="/">t', "t"),
         ("<script>x</script><style>y</style><iframe>z</iframe>kept", "kept"),
         ("a &amp; b &lt;c&gt;", "a &amp; b &lt;c&gt;"),
         ('<a title="say &quot;hi&quot;" href=x>l</a>', '<a title="say &quot;hi&quot;" href="x">l</a>'),
