@@ -1,0 +1,69 @@
+"""The variables of the relay mail templates (``templates/email/``), one typed dict per template.
+
+Templates are strict about undefined names; these types make the same promise on the Python side, so
+a renamed variable is a mypy error in the composer rather than a failed delivery. HTML that reaches a
+template is ``Markup`` and was produced by the sanitiser: nothing else is ever marked safe.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from markupsafe import Markup
+
+
+class FileLink(TypedDict):
+    """A file too large to attach, offered as a link."""
+
+    filename: str
+    size: int
+    url: str
+
+
+class FooterContext(TypedDict):
+    """What every relay mail ends with (``_footer.*.j2``)."""
+
+    subject: str
+    community_name: str
+    reply_hint: bool  # "Reply to this email to answer in the room"
+    archive_url: str | None
+    unsubscribe_url: str | None
+    footer_lines: list[str]
+
+
+class MessageContext(TypedDict):
+    """One message and who wrote it where."""
+
+    author_name: str
+    from_chat: bool
+    text: str
+    html: Markup
+    links: list[FileLink]
+
+
+class PostContext(FooterContext, MessageContext):
+    """``post.*.j2`` and ``edit.*.j2``."""
+
+
+class BatchEntryContext(MessageContext):
+    time: str  # local time of the message, e.g. "14:05"
+
+
+class BatchContext(FooterContext):
+    """``batch.*.j2``: several chat messages of one burst folded into one mail."""
+
+    entries: list[BatchEntryContext]
+
+
+class NoticeAction(TypedDict):
+    label: str
+    url: str
+
+
+class NoticeContext(FooterContext):
+    """``notice.*.j2``: the bridge writing to a person (held messages, dead deliveries)."""
+
+    title: str
+    paragraphs: list[str]
+    items: list[str]
+    actions: list[NoticeAction]

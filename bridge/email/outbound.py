@@ -1,0 +1,431 @@
+"""Posts to list mail: the MIME message every member receives, with the headers of a mature list manager.
+
+Members judge the bridge by its mail. It must thread in every client (stable Message-IDs, In-Reply-To,
+References, a subject that stays ``Re: [tag] Subject``), pass DMARC although it speaks for people from
+other domains (``From`` is the list, the person's name is in the display name), be recognised as list
+mail by filters and unsubscribe buttons (RFC 2369, RFC 2919, RFC 8058 one-click), and never come back
+in as a new post (``X-Loop``, our own Message-ID and List-Id feed the loop guard). The bodies are
+rendered from the template pairs in ``templates/email/``; a reply to any of them reaches the room
+through the signed ``Reply-To``.
+
+Pure: values in, ``EmailMessage`` out. Sending is the transport's business.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from markupsafe import Markup
+
+from bridge.core.message_ids import parse_message_id
+from bridge.core.model import Attachment, Channel
+from bridge.core.subjects import list_subject, reply_subject
+from bridge.email.addresses import ListIdentity
+from bridge.email.header_fold import COMPOSE_POLICY
+from bridge.email.mail_context import (
+    BatchContext,
+    BatchEntryContext,
+    FileLink,
+    FooterContext,
+    MessageContext,
+    NoticeAction,
+    NoticeContext,
+    PostContext,
+)
+from bridge.formatting.markdown import markdown_to_html
+from bridge.formatting.sanitize import sanitize_html
+from bridge.rendering import Renderer
+
+__all__ = [
+    "BatchEntry",
+    "ListMail",
+    "OutgoingBatch",
+    "OutgoingEdit",
+    "OutgoingNotice",
+    "OutgoingPost",
+    "as_smtp_bytes",
+    "compose_batch_mail",
+    "compose_edit_mail",
+    "compose_notice_mail",
+    "compose_post_mail",
+]
+
+MAX_REFERENCES = 20
+"""References kept in outgoing mail: the root and the most recent, as RFC 5322 §3.6.4 suggests."""
+MAX_NAME = 64
+ONE_CLICK = "List-Unsubscribe=One-Click"
+AUTO_RESPONSE_SUPPRESS = "OOF, AutoReply"
+"""Asks Exchange not to answer list mail with out-of-office notices (they would be dropped anyway)."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListMail:
+    """What every mail the list sends to one member carries, whatever its body.
+
+    ``subject`` is the thread's root subject, undecorated; ``is_reply`` gives it ``Re:``. Ids are
+    without angle brackets; ``message_id`` is derived by the caller (``post_message_id``) so a resend
+    is the same message. ``reply_to`` is the signed ``list+TOKEN@`` address of this member and thread.
+    ``recipient`` is the envelope recipient: it only decides nothing here but is kept with the mail.
+    """
+
+    community: ListIdentity
+    recipient: str
+    subject: str
+    is_reply: bool
+    message_id: str
+    reply_to: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    archive_url: str | None = None
+    footer_lines: tuple[str, ...] = ()
+    date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutgoingPost(ListMail):
+    """One post relayed to the list. ``html`` is the sanitised HTML of ``text`` (made from the text as
+    Markdown when None). Attachments with ``data`` become parts; those with only a ``url`` (too large)
+    become link lines."""
+
+    author_name: str
+    author_channel: Channel
+    text: str
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutgoingEdit(ListMail):
+    """A correction of an earlier post, sent in the same thread: ``in_reply_to`` is the original
+    post's Message-ID, ``message_id`` its own (``post_message_id(..., kind="edit", revision=n)``)."""
+
+    author_name: str
+    author_channel: Channel
+    text: str
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEntry:
+    """One chat message inside a batch mail."""
+
+    author_name: str
+    sent_at: datetime
+    text: str
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    author_channel: Channel = Channel.MATRIX
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutgoingBatch(ListMail):
+    """Several chat messages of one burst or thread folded into one mail; times are shown in
+    ``time_zone`` (the community's)."""
+
+    entries: tuple[BatchEntry, ...]
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutgoingNotice:
+    """A notice from the bridge to one person (held messages, dead deliveries): not list mail, marked
+    ``Auto-Submitted: auto-generated`` so no responder answers it. ``from_address`` defaults to the
+    list address; ``subject`` gets the list tag."""
+
+    community: ListIdentity
+    recipient: str
+    subject: str
+    title: str
+    message_id: str
+    paragraphs: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    actions: tuple[tuple[str, str], ...] = ()  # (label, url)
+    from_address: str | None = None
+    reply_to: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    footer_lines: tuple[str, ...] = ()
+    date: datetime | None = None
+
+
+# -- composing -----------------------------------------------------------------------------------
+
+
+def compose_post_mail(mail: OutgoingPost, *, renderer: Renderer | None = None) -> EmailMessage:
+    """The list mail of one post, ready for ``as_smtp_bytes``."""
+    context: PostContext = {
+        **_footer(mail),
+        **_message_context(mail.author_name, mail.author_channel, mail.text, mail.html, mail.attachments),
+    }
+    message = _list_message(mail, _via(mail.author_name, mail.community))
+    text, html = _renderer(renderer).render_pair("email/post", context)
+    _set_body(message, text, html, mail.attachments)
+    return message
+
+
+def compose_edit_mail(mail: OutgoingEdit, *, renderer: Renderer | None = None) -> EmailMessage:
+    """A short correction in the same thread as the post it corrects; the subject is unchanged."""
+    context: PostContext = {
+        **_footer(mail),
+        **_message_context(mail.author_name, mail.author_channel, mail.text, mail.html, mail.attachments),
+    }
+    message = _list_message(mail, _via(mail.author_name, mail.community))
+    text, html = _renderer(renderer).render_pair("email/edit", context)
+    _set_body(message, text, html, mail.attachments)
+    return message
+
+
+def compose_batch_mail(mail: OutgoingBatch, *, renderer: Renderer | None = None) -> EmailMessage:
+    """Several chat messages in one mail, each with its author and local time."""
+    if not mail.entries:
+        raise ValueError("a batch mail needs at least one message")
+    zone = _zone(mail.time_zone)
+    entries: list[BatchEntryContext] = [
+        {
+            **_message_context(e.author_name, e.author_channel, e.text, e.html, e.attachments),
+            "time": _local_time(e.sent_at, zone, mail.entries[0].sent_at),
+        }
+        for e in mail.entries
+    ]
+    context: BatchContext = {**_footer(mail), "entries": entries}
+    authors = list(dict.fromkeys(_clean_name(e.author_name) for e in mail.entries))
+    message = _list_message(mail, _via(_authors_label(authors), mail.community))
+    text, html = _renderer(renderer).render_pair("email/batch", context)
+    _set_body(message, text, html, tuple(a for e in mail.entries for a in e.attachments))
+    return message
+
+
+def compose_notice_mail(notice: OutgoingNotice, *, renderer: Renderer | None = None) -> EmailMessage:
+    """A notice from the bridge to one person, marked as automatic."""
+    community = notice.community
+    subject = list_subject(notice.subject, community.subject_prefix)
+    context: NoticeContext = {
+        "subject": subject,
+        "community_name": _community_name(community),
+        "reply_hint": False,
+        "archive_url": None,
+        "unsubscribe_url": None,
+        "footer_lines": list(notice.footer_lines),
+        "title": notice.title,
+        "paragraphs": list(notice.paragraphs),
+        "items": list(notice.items),
+        "actions": [NoticeAction(label=label, url=_ascii_url(url)) for label, url in notice.actions],
+    }
+    message = EmailMessage(policy=COMPOSE_POLICY)
+    message["From"] = Address(
+        _community_name(community), addr_spec=notice.from_address or community.list_address
+    )
+    message["To"] = notice.recipient
+    if notice.reply_to:
+        message["Reply-To"] = notice.reply_to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(notice.date or datetime.now(UTC))
+    _set_ids(message, notice.message_id, notice.in_reply_to, notice.references)
+    message["List-Id"] = _list_id_value(community)
+    message["X-Loop"] = community.list_address
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    text, html = _renderer(renderer).render_pair("email/notice", context)
+    _set_body(message, text, html, ())
+    return message
+
+
+def as_smtp_bytes(message: EmailMessage) -> bytes:
+    """The message as it goes on the wire: CRLF line ends, no line over 998 octets, 7-bit headers."""
+    return message.as_bytes(policy=SMTP)
+
+
+# -- headers -------------------------------------------------------------------------------------
+
+
+def _list_message(mail: ListMail, from_name: str) -> EmailMessage:
+    community = mail.community
+    message = EmailMessage(policy=COMPOSE_POLICY)
+    message["From"] = Address(from_name, addr_spec=community.list_address)
+    message["Reply-To"] = mail.reply_to
+    message["Sender"] = community.list_address
+    message["To"] = Address(_community_name(community), addr_spec=community.list_address)
+    message["Subject"] = _subject(mail)
+    message["Date"] = format_datetime(mail.date or datetime.now(UTC))
+    _set_ids(message, mail.message_id, mail.in_reply_to, mail.references)
+    message["List-Id"] = _list_id_value(community)
+    message["List-Post"] = f"<mailto:{community.list_address}>"
+    if mail.archive_url:
+        message["List-Archive"] = f"<{_ascii_url(mail.archive_url)}>"
+    message["List-Unsubscribe"] = (
+        f"<{_ascii_url(mail.unsubscribe_url)}>, <{_ascii_url(mail.unsubscribe_mailto)}>"
+    )
+    message["List-Unsubscribe-Post"] = ONE_CLICK
+    message["Precedence"] = "list"
+    message["X-Loop"] = community.list_address
+    message["X-Auto-Response-Suppress"] = AUTO_RESPONSE_SUPPRESS
+    return message
+
+
+def _subject(mail: ListMail) -> str:
+    prefix = mail.community.subject_prefix
+    return reply_subject(mail.subject, prefix) if mail.is_reply else list_subject(mail.subject, prefix)
+
+
+def _set_ids(
+    message: EmailMessage, message_id: str, in_reply_to: str | None, references: tuple[str, ...]
+) -> None:
+    own = _clean_id(message_id)
+    if own is None:
+        raise ValueError(f"not a Message-ID: {message_id!r}")
+    message["Message-ID"] = f"<{own}>"
+    parent = _clean_id(in_reply_to)
+    if parent is not None:
+        message["In-Reply-To"] = f"<{parent}>"
+    chain = thread_references(references, parent)
+    if chain:
+        message["References"] = " ".join(f"<{ref}>" for ref in chain)
+
+
+def thread_references(references: tuple[str, ...], parent: str | None) -> tuple[str, ...]:
+    """The References of a reply: the parent's chain plus the parent, each once, unusable ids dropped;
+    beyond ``MAX_REFERENCES`` the root and the most recent are kept."""
+    ids = [clean for ref in (*references, parent) if (clean := _clean_id(ref)) is not None]
+    chain = list(dict.fromkeys(ids))
+    if len(chain) > MAX_REFERENCES:
+        chain = [chain[0], *chain[len(chain) - MAX_REFERENCES + 1 :]]
+    return tuple(chain)
+
+
+def _clean_id(value: str | None) -> str | None:
+    """An id fit for a header: brackets and whitespace gone, ASCII, with an ``@``, of sane length."""
+    found = parse_message_id(value) if value else None
+    if found is None or not found.isascii() or "@" not in found or len(found) > 250:
+        return None
+    return found
+
+
+def _list_id_value(community: ListIdentity) -> str:
+    name = _clean_name(_community_name(community)).replace("<", "").replace(">", "")
+    if not name.isascii():
+        # List-Id is folded word by word and kept ASCII; the ids matter, the phrase is decoration.
+        name = name.encode("ascii", "ignore").decode().strip()
+    return f"{name} {community.list_id}" if name else community.list_id
+
+
+def _ascii_url(url: str) -> str:
+    return quote(url.strip(), safe=_URL_SAFE)
+
+
+def _community_name(community: ListIdentity) -> str:
+    return _clean_name(community.name) or community.slug
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(_CONTROL.sub(" ", name).split())
+    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1].rstrip() + "…"
+
+
+def _via(author: str, community: ListIdentity) -> str:
+    """The DMARC-safe display name: the person's name, sent by the list."""
+    author = _clean_name(author)
+    name = _community_name(community)
+    return f"{author} via {name}" if author else name
+
+
+def _authors_label(authors: list[str]) -> str:
+    named = [a for a in authors if a]
+    if len(named) <= 1:
+        return named[0] if named else ""
+    if len(named) == 2:
+        return f"{named[0]} and {named[1]}"
+    return f"{named[0]} and {len(named) - 1} others"
+
+
+# -- bodies --------------------------------------------------------------------------------------
+
+
+def _renderer(renderer: Renderer | None) -> Renderer:
+    """The caller's renderer (the composition root passes one, so templates compile once), else a
+    fresh one."""
+    return renderer if renderer is not None else Renderer()
+
+
+def _footer(mail: ListMail) -> FooterContext:
+    return {
+        "subject": _subject(mail),
+        "community_name": _community_name(mail.community),
+        "reply_hint": True,
+        "archive_url": _ascii_url(mail.archive_url) if mail.archive_url else None,
+        "unsubscribe_url": _ascii_url(mail.unsubscribe_url),
+        "footer_lines": list(mail.footer_lines),
+    }
+
+
+def _message_context(
+    author: str, channel: Channel, text: str, html: str | None, attachments: tuple[Attachment, ...]
+) -> MessageContext:
+    safe = sanitize_html(html) if html else markdown_to_html(text)
+    return {
+        "author_name": _clean_name(author) or "Someone",
+        "from_chat": channel is Channel.MATRIX,
+        "text": text.strip("\n"),
+        "html": Markup(safe),  # noqa: S704 - the sanitiser produced it just above
+        "links": _links(attachments),
+    }
+
+
+def _links(attachments: tuple[Attachment, ...]) -> list[FileLink]:
+    return [
+        FileLink(filename=a.filename, size=a.size, url=_ascii_url(a.url))
+        for a in attachments
+        if a.data is None and a.url
+    ]
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _local_time(moment: datetime, zone: tzinfo, first: datetime) -> str:
+    """``14:05``, or ``Tue 1 Oct 14:05`` when the batch spans more than one day."""
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+    start = (first if first.tzinfo else first.replace(tzinfo=UTC)).astimezone(zone)
+    if local.date() == start.date():
+        return local.strftime("%H:%M")
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+def _set_body(message: EmailMessage, text: str, html: str, attachments: tuple[Attachment, ...]) -> None:
+    """``multipart/alternative`` (plain, HTML), inside ``multipart/mixed`` when files are attached.
+
+    Quoted-printable keeps every line short and the mail 7-bit, whatever relays it passes."""
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for attachment in attachments:
+        if attachment.data is None:
+            continue
+        maintype, _, subtype = attachment.content_type.partition("/")
+        if not maintype or not subtype or "/" in subtype:
+            maintype, subtype = "application", "octet-stream"
+        message.add_attachment(
+            attachment.data,
+            maintype=maintype.strip().lower(),
+            subtype=subtype.split(";", 1)[0].strip().lower(),
+            filename=_clean_name(attachment.filename) or "attachment",
+        )
+    for part in message.walk():
+        if part is not message:
+            del part["MIME-Version"]  # the library stamps it on parts it creates; it belongs on top only
