@@ -31,8 +31,11 @@ MAX_DEPTH = 100
 """Deepest nesting kept; the Matrix spec forbids more than 100 levels."""
 
 VOID_TAGS = tag_set("area base br col embed hr img input link meta param source track wbr")
-DROPPED_WITH_CONTENT = tag_set("script style title template iframe object noscript svg math textarea select")
-"""Never shown to a reader, and dangerous or meaningless outside a browser page."""
+DROPPED_WITH_CONTENT = tag_set(
+    "script style title template iframe object noscript svg math textarea select mx-reply"
+)
+"""Never shown to a reader: dangerous or meaningless outside a browser page, or (``mx-reply``)
+a Matrix reply fallback, which the spec tells clients to strip with its content."""
 TRANSPARENT_TAGS = frozenset({"html", "head", "body"})
 METADATA_TAGS = frozenset({"meta", "link", "base"})
 """Document metadata that mail clients leave in the body; it says nothing to a reader."""

@@ -24,6 +24,7 @@ from bridge.formatting.html_tree import (
     text_content,
 )
 from bridge.formatting.reply_markers import (
+    has_date_or_address,
     is_attribution,
     is_bare_attribution,
     is_dated_attribution,
@@ -65,7 +66,7 @@ _MAX_TRIM_ROUNDS = 20
 def strip_quoted_text(text: str) -> str:
     """The new part of a plain-text reply; the original when nothing new is left."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    lines = _cut_at_quoted_headers(lines)
+    lines = _cut_at_unquoted_history(_cut_at_quoted_headers(lines))
     for _ in range(_MAX_TRIM_ROUNDS):
         trimmed = _drop_mobile_signature(_cut_at_signature(_drop_trailing_quote(lines)))
         if trimmed == lines:
@@ -88,6 +89,22 @@ def _cut_at_quoted_headers(lines: list[str]) -> list[str]:
     return lines
 
 
+def _cut_at_unquoted_history(lines: list[str]) -> list[str]:
+    """Some clients (Yahoo, some phones) put history under "On … wrote:" without ``>``.
+
+    Only an attribution below the last quoted line counts, and only one that names a time,
+    a year or an address, so a sentence like "On Monday the team wrote:" is left alone.
+    """
+    last_quoted = max((i for i, line in enumerate(lines) if _is_quoted(line)), default=-1)
+    for end in range(last_quoted + 1, len(lines)):
+        if not lines[end].rstrip().endswith(":"):
+            continue
+        start = _attribution_start(lines, end + 1, dated_only=True)
+        if start <= end and has_date_or_address(" ".join(lines[start : end + 1])):
+            return lines[:start]
+    return lines
+
+
 def _without_trailing_separator(lines: list[str]) -> list[str]:
     end = _last_filled(lines, len(lines))
     if end > 0 and is_separator_line(lines[end - 1]):
@@ -96,13 +113,16 @@ def _without_trailing_separator(lines: list[str]) -> list[str]:
 
 
 def _cut_at_signature(lines: list[str]) -> list[str]:
+    filled_after = 0
+    filled_after_each = [0] * len(lines)
+    for index in range(len(lines) - 1, -1, -1):
+        filled_after_each[index] = filled_after
+        filled_after += bool(lines[index].strip())
     for index, line in enumerate(lines):
         if is_signature_separator(line):
             return lines[:index]
-        if is_worn_signature_separator(line):
-            following = [rest for rest in lines[index + 1 :] if rest.strip()]
-            if len(following) <= MAX_WORN_SIGNATURE_LINES:
-                return lines[:index]
+        if is_worn_signature_separator(line) and (filled_after_each[index] <= MAX_WORN_SIGNATURE_LINES):
+            return lines[:index]
     return lines
 
 
@@ -117,7 +137,7 @@ def _drop_trailing_quote(lines: list[str]) -> list[str]:
     return lines[: _attribution_start(lines, above)]
 
 
-def _attribution_start(lines: list[str], end: int) -> int:
+def _attribution_start(lines: list[str], end: int, dated_only: bool = False) -> int:
     """Where an attribution ending just above ``end`` starts; ``end`` when there is none."""
     for size in range(1, MAX_ATTRIBUTION_LINES + 1):
         chunk = lines[max(0, end - size) : end]
@@ -125,7 +145,7 @@ def _attribution_start(lines: list[str], end: int) -> int:
             break
         if is_dated_attribution(" ".join(chunk)):
             return end - size
-    if end > 0 and is_bare_attribution(lines[end - 1]):
+    if not dated_only and end > 0 and is_bare_attribution(lines[end - 1]):
         return end - 1
     return end
 

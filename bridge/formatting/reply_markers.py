@@ -63,6 +63,7 @@ SIGNATURE_SEPARATOR = "-- "
 """RFC 3676, section 4.3: dash, dash, space, alone on a line."""
 
 _WHITESPACE = re.compile(r"\s+")
+_DATE_OR_ADDRESS = re.compile(r"\b\d{4}\b|\b\d{1,2}[:.]\d{2}\b|\S@\S")
 
 
 def normalize_space(text: str) -> str:
@@ -84,6 +85,11 @@ def is_bare_attribution(text: str) -> bool:
     """ "Ana <a@b> wrote:": ends in the verb and carries an address or a date."""
     text = normalize_space(text)
     return len(text) < 400 and bool(_BARE_ATTRIBUTION.match(text))
+
+
+def has_date_or_address(text: str) -> bool:
+    """A year, a clock time or a mail address: what real attributions carry."""
+    return bool(_DATE_OR_ADDRESS.search(text))
 
 
 def is_original_message_marker(line: str) -> bool:

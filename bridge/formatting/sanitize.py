@@ -60,9 +60,10 @@ _LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.\-]{1,40}")
 
 def sanitize_html(html: str) -> str:
     """Return ``html`` reduced to the Matrix allow-list; safe to render anywhere."""
-    tree = parse_fragment(html)
-    for fallback in list(iter_elements(tree, REPLY_FALLBACK_TAG)):
-        remove(fallback)
+    tree = parse_fragment(html)  # reply fallbacks, scripts and styles are gone already
+    for link in list(iter_elements(tree, "a")):
+        if url_scheme(link.attrs.get("href", "")) not in LINK_SCHEMES:
+            replace(link, list(link.children))  # a link to nowhere safe is just its text
     for image in list(iter_elements(tree, "img")):
         _rewrite_image(image)
     return _CLEANER.clean(serialize(tree))

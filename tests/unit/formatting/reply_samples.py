@@ -84,6 +84,20 @@ TEXT_REPLIES = [
     ),
 ]
 
+UNQUOTED_HISTORY_REPLIES = [
+    Reply(
+        "yahoo",
+        "See you then.\n\nOn Tuesday, March 3, 2026 at 10:00:00 AM GMT, Ana Souza "
+        "<ana@example.org> wrote:\n\n\nShall we meet on Thursday?\n\nAna\n",
+        "See you then.",
+    ),
+    Reply(
+        "phone",
+        "ok!\n\nOn 3 Mar 2026 10:00, Ana Souza wrote:\nShall we meet?\n",
+        "ok!",
+    ),
+]
+
 INTERLEAVED_TEXT = (
     "On Tue, 3 Mar 2026 at 10:00, Ana Souza <ana@example.org> wrote:\n"
     "> Can you bring the slides?\n\n"

@@ -113,10 +113,9 @@ def test_linked_image_shows_both_targets() -> None:
     assert html_to_text(html) == "[image: Shop <https://cdn/x.png>] <https://shop.example>"
 
 
-def test_matrix_reply_fallback_shows_up_only_if_not_stripped_first() -> None:
-    # html_to_text renders what it is given; the fallback is removed by sanitize_html.
-    html = "<mx-reply><blockquote>orig</blockquote></mx-reply>answer"
-    assert html_to_text(html) == "> orig\n\nanswer"
+def test_matrix_reply_fallback_is_not_rendered() -> None:
+    html = "<mx-reply><blockquote>In reply to <b>orig</b></blockquote></mx-reply>answer"
+    assert html_to_text(html) == "answer"
 
 
 def test_deep_nesting_and_garbage_never_raise() -> None:

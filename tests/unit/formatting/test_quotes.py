@@ -1,5 +1,7 @@
 """Quoted history and signatures trimmed from mail replies, in text and in HTML."""
 
+import time
+
 import pytest
 
 from bridge.formatting.html_text import html_to_text
@@ -10,6 +12,23 @@ from tests.unit.formatting import reply_samples as samples
 @pytest.mark.parametrize("reply", samples.TEXT_REPLIES, ids=lambda r: r.client)
 def test_text_replies_keep_only_the_new_text(reply: samples.Reply) -> None:
     assert strip_quoted_text(reply.body) == reply.new_text
+
+
+@pytest.mark.parametrize("reply", samples.UNQUOTED_HISTORY_REPLIES, ids=lambda r: r.client)
+def test_history_without_quote_marks_is_cut_at_its_attribution(reply: samples.Reply) -> None:
+    assert strip_quoted_text(reply.body) == reply.new_text
+
+
+def test_a_sentence_that_only_sounds_like_an_attribution_stays() -> None:
+    body = "On Monday the team wrote:\nthree ideas, all good.\n"
+    assert strip_quoted_text(body) == body.strip("\n")
+
+
+def test_many_worn_separators_are_handled_in_linear_time() -> None:
+    started = time.perf_counter()
+    stripped = strip_quoted_text("Reply\n" + "--\n" * 5_000)
+    assert time.perf_counter() - started < 1.0
+    assert stripped.startswith("Reply\n--")
 
 
 def test_interleaved_text_reply_keeps_quotes_followed_by_answers() -> None:
