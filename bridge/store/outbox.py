@@ -86,7 +86,7 @@ class Outbox:
             rows = await self._db.fetch(_CLAIM_SQL[self._db.dialect], [worker_id, until, now, limit], tx=tx)
             ids = [int(r["id"]) for r in rows]
             claimed = await Delivery.filter(id__in=ids).using_db(tx.client)
-        return sorted((_entry(d) for d in claimed), key=lambda e: (e.next_attempt_at, e.id))
+        return sorted((outbox_entry(d) for d in claimed), key=lambda e: (e.next_attempt_at, e.id))
 
     async def mark_sent(
         self,
@@ -180,12 +180,12 @@ class Outbox:
         async with self._db.session() as conn:
             query = Delivery.all() if state is None else Delivery.filter(state=state)
             rows = await query.using_db(conn).order_by("id").limit(limit)
-        return [_entry(d) for d in rows]
+        return [outbox_entry(d) for d in rows]
 
     async def for_post(self, post_id: int) -> builtins.list[OutboxEntry]:
         async with self._db.session() as conn:
             rows = await Delivery.filter(post_id=post_id).using_db(conn).order_by("id")
-        return [_entry(d) for d in rows]
+        return [outbox_entry(d) for d in rows]
 
     async def retry(self, ids: Iterable[int], *, now: datetime | None = None) -> int:
         """Give dead rows a fresh set of attempts, due now; returns how many were reset."""
@@ -281,7 +281,8 @@ async def cancel_pending(post_id: int, *, tx: Transaction) -> int:
     )
 
 
-def _entry(d: Delivery) -> OutboxEntry:
+def outbox_entry(d: Delivery) -> OutboxEntry:
+    """The record of one outbox row (shared with the batch queries)."""
     return OutboxEntry(
         id=d.id,
         post_id=d.post_id,

@@ -1,0 +1,50 @@
+"""What the relay knows about one community at run time: its config, its store record, its policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bridge.config.schema import CommunityConfig
+from bridge.core.routing import RelayMode, RelayPolicy
+from bridge.email.addresses import list_domain, list_id
+from bridge.store.records import CommunityRecord
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityContext:
+    config: CommunityConfig
+    record: CommunityRecord
+
+    @property
+    def id(self) -> int:
+        return self.record.id
+
+    @property
+    def slug(self) -> str:
+        return self.config.slug
+
+    @property
+    def domain(self) -> str:
+        return list_domain(self.config.list_address)
+
+    @property
+    def list_id(self) -> str:
+        return list_id(self.config.slug, self.config.list_address)
+
+    @property
+    def room_id(self) -> str | None:
+        return self.record.room_id
+
+    @property
+    def policy(self) -> RelayPolicy:
+        return relay_policy(self.config)
+
+
+def relay_policy(config: CommunityConfig) -> RelayPolicy:
+    quiet = timedelta(seconds=config.batch_quiet_seconds)
+    return RelayPolicy(
+        mode=RelayMode(config.relay_policy),
+        quiet_period=quiet,
+        max_batch_delay=max(quiet, timedelta(seconds=config.batch_max_delay_seconds)),
+    )

@@ -1,0 +1,134 @@
+"""What the relay does with each Matrix event: store messages, follow edits and redactions.
+
+An edit of a post already mailed queues a short correction mail to the same people in the same thread;
+an edit of a post still waiting in the outbox needs nothing, because the courier reads the post when it
+sends. A redaction marks the post deleted and withdraws what was not sent yet (mail already delivered
+cannot be recalled; the archive shows the post as deleted). Every version is kept as a revision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState
+from bridge.matrix.events import (
+    MatrixEdit,
+    MatrixEvent,
+    MatrixIgnored,
+    MatrixMessage,
+    MatrixReaction,
+    MatrixRedaction,
+    SyncBatch,
+)
+from bridge.relay.community import CommunityContext
+from bridge.relay.ingest import Ingestor
+from bridge.store import RawMessage, Store
+
+log = logging.getLogger(__name__)
+
+
+class MatrixInbound:
+    """Handles one sync batch; the sync loop saves its cursor only after ``handle`` returned."""
+
+    def __init__(
+        self,
+        store: Store,
+        ingestor: Ingestor,
+        rooms: Callable[[], Mapping[str, CommunityContext]],
+        *,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.ingestor = ingestor
+        self.rooms = rooms  # room id → community, read at each batch (rooms resolve at start)
+        self.on_queued = on_queued
+
+    async def handle(self, batch: SyncBatch) -> None:
+        rooms = self.rooms()
+        for event in batch.events:
+            community = rooms.get(event.room_id)
+            if community is None:
+                continue
+            await self.handle_event(community, event)
+
+    async def handle_event(self, community: CommunityContext, event: MatrixEvent) -> None:
+        if isinstance(event, MatrixMessage):
+            await self.ingestor.ingest(community, event.message, raw=None)
+        elif isinstance(event, MatrixEdit):
+            await self._edit(community, event)
+        elif isinstance(event, MatrixRedaction):
+            await self._redact(community, event)
+        elif isinstance(event, MatrixReaction):
+            await self._react(community, event)
+        elif isinstance(event, MatrixIgnored):
+            log.debug(
+                "matrix event not relayed: %s",
+                event.reason.value,
+                extra={"event": event.event_id, "community": community.slug, "detail": event.detail},
+            )
+
+    async def _edit(self, community: CommunityContext, edit: MatrixEdit) -> None:
+        posts = self.store.posts
+        found = await posts.by_event_ids(community.id, [edit.target_event_id])
+        ref = found.get(edit.target_event_id)
+        if ref is None:
+            log.info("edit of an unknown event ignored", extra={"event": edit.target_event_id})
+            return
+        post = await posts.get(ref.post_id)
+        if post is None or post.author_address != edit.sender:
+            log.warning(
+                "edit by someone other than the author ignored",
+                extra={"event": edit.event_id, "sender": edit.sender},
+            )
+            return
+        mailed = [
+            entry
+            for entry in await self.store.outbox.for_post(ref.post_id)
+            if entry.channel is Channel.EMAIL
+            and entry.kind is DeliveryKind.POST
+            and entry.state is DeliveryState.SENT
+        ]
+        corrections = [
+            DeliverySpec(
+                channel=Channel.EMAIL,
+                recipient=entry.recipient,
+                kind=DeliveryKind.EDIT,
+                membership_id=entry.membership_id,
+            )
+            for entry in mailed
+        ]
+        revision = await posts.edit(
+            ref.post_id,
+            text=edit.text,
+            html=edit.html,
+            origin_key=edit.event_id,
+            deliveries=corrections,
+            now=self.ingestor.clock(),
+        )
+        if revision is not None:
+            log.info(
+                "post edited",
+                extra={"post": ref.post_id, "revision": revision, "corrections": len(corrections)},
+            )
+            if corrections:
+                self.on_queued()
+
+    async def _redact(self, community: CommunityContext, redaction: MatrixRedaction) -> None:
+        found = await self.store.posts.by_event_ids(community.id, [redaction.redacted_event_id])
+        ref = found.get(redaction.redacted_event_id)
+        if ref is None:
+            return
+        if await self.store.posts.delete(ref.post_id, now=self.ingestor.clock()):
+            log.info(
+                "post deleted by redaction", extra={"post": ref.post_id, "reason": redaction.reason or ""}
+            )
+
+    async def _react(self, community: CommunityContext, reaction: MatrixReaction) -> None:
+        await self.store.reactions.add(
+            community.id, reaction.target_event_id, reaction.event_id, reaction.key, reaction.sender
+        )
+
+
+def raw_event(event_json: bytes) -> RawMessage:
+    return RawMessage(content_type="application/json", data=event_json)

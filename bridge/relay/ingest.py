@@ -1,0 +1,222 @@
+"""Turn an inbound message into a stored post with its outbox rows, in one transaction, exactly once.
+
+The order of decisions: which community (the adapter said), who wrote it (a roster member or not), which
+thread (``bridge.core.threading`` over what the store knows), who must receive it
+(``bridge.core.routing``), then one ``Posts.ingest`` that writes the post and every delivery together.
+A message whose origin key is already stored is a no-op, so replays after a crash double nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from bridge.core.message_ids import post_id_from_message_id
+from bridge.core.model import Channel, InboundMessage, PostState, Recipient
+from bridge.core.routing import batch_key, plan_deliveries
+from bridge.core.subjects import normalize_subject, parse_subject, subject_from_text
+from bridge.core.threading import KnownRefs, SubjectCandidate, ThreadChoice, ids_to_look_up, resolve_thread
+from bridge.core.tokens import verify_reply_token
+from bridge.relay.community import CommunityContext
+from bridge.store import NewThread, RawMessage, Store, Transaction
+from bridge.store.batches import Batches
+
+log = logging.getLogger(__name__)
+
+SUBJECT_WINDOW = timedelta(days=14)
+
+
+class IngestStatus(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    HELD = "held"  # stored, waiting for a convener (not a member)
+    IGNORED = "ignored"  # non-member under the "ignore" policy: not stored
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    status: IngestStatus
+    post_id: int | None = None
+    thread_id: int | None = None
+    deliveries: int = 0
+    thread_rule: str | None = None
+
+
+class Ingestor:
+    """Stores inbound messages of the communities it serves and queues their deliveries."""
+
+    def __init__(
+        self,
+        store: Store,
+        signing_key: bytes,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.batches = Batches(store.db)
+        self.signing_key = signing_key
+        self.clock = clock
+        self.on_queued = on_queued  # wakes the delivery workers
+
+    async def ingest(
+        self,
+        community: CommunityContext,
+        message: InboundMessage,
+        *,
+        raw: RawMessage | None = None,
+        tx: Transaction | None = None,
+    ) -> IngestOutcome:
+        now = self.clock()
+        author = await self._author(community, message)
+        is_member = author is not None and author.role.may_post and author.state.value == "active"
+        policy = community.config.non_member_policy
+        if not is_member and policy == "ignore":
+            log.info(
+                "ignored a post from a non-member",
+                extra={"community": community.slug, "sender": message.sender_address},
+            )
+            return IngestOutcome(IngestStatus.IGNORED)
+        held = not is_member and policy == "hold"
+        choice = await self._thread(community, message, author, now)
+        thread_id = choice.thread_id
+        timeline_key: str | None = None
+        if (
+            thread_id is None
+            and message.channel is Channel.MATRIX
+            and community.policy.batched
+            and community.room_id
+        ):
+            # Under the batched policy, timeline chatter within one burst is one conversation.
+            timeline_key = batch_key(community.room_id, None, thread_reply=False)
+            thread_id = await self.batches.open_thread(community.id, timeline_key, tx=tx)
+        parent_id = await self._parent(community, choice)
+        thread_reply = message.channel is Channel.MATRIX and message.refs.matrix_thread_root is not None
+        recipients = await self.store.communities.recipients(community.id)
+        deliveries = (
+            []
+            if held
+            else plan_deliveries(
+                message.channel,
+                author,
+                recipients,
+                community.room_id,
+                community.policy,
+                now,
+                thread_id=thread_id,
+                thread_reply=thread_reply,
+            )
+        )
+        async with self.store.db.transaction(tx) as inner:
+            target = thread_id if thread_id is not None else self._new_thread(community, message)
+            result = await self.store.posts.ingest(
+                message,
+                community_id=community.id,
+                thread=target,
+                author_id=author.person_id if author else None,
+                deliveries=deliveries,
+                parent_id=parent_id,
+                state=PostState.HELD if held else PostState.VISIBLE,
+                raw=raw,
+                now=now,
+                tx=inner,
+            )
+            keys = {d.batch_key for d in deliveries if d.batch_key}
+            if not result.duplicate:
+                for key in keys:
+                    await self.batches.extend(
+                        key, now + community.policy.quiet_period, community.policy.max_batch_delay, tx=inner
+                    )
+        if result.duplicate:
+            return IngestOutcome(IngestStatus.DUPLICATE, result.post_id, result.thread_id)
+        if deliveries:
+            self.on_queued()
+        status = IngestStatus.HELD if held else IngestStatus.STORED
+        log.info(
+            "post %s",
+            status.value,
+            extra={
+                "community": community.slug,
+                "post": result.post_id,
+                "thread": result.thread_id,
+                "from": message.channel.value,
+                "rule": choice.reason.value,
+                "deliveries": len(deliveries),
+            },
+        )
+        return IngestOutcome(status, result.post_id, result.thread_id, len(deliveries), choice.reason.value)
+
+    async def _author(self, community: CommunityContext, message: InboundMessage) -> Recipient | None:
+        people = self.store.communities
+        person = (
+            await people.person_by_email(message.sender_address)
+            if message.channel is Channel.EMAIL
+            else await people.person_by_matrix_id(message.sender_address)
+        )
+        if person is None:
+            return None
+        return await people.member(community.id, person.id)
+
+    async def _thread(
+        self, community: CommunityContext, message: InboundMessage, author: Recipient | None, now: datetime
+    ) -> ThreadChoice:
+        wanted = ids_to_look_up(message.refs)
+        posts = self.store.posts
+        by_message = (
+            await posts.by_message_ids(community.id, wanted.message_ids) if wanted.message_ids else {}
+        )
+        message_threads = {key: ref.thread_id for key, ref in by_message.items()}
+        # Replies to our edit/batch/notice mails cite ids the store does not keep; they name the post.
+        for cited in wanted.message_ids:
+            if cited not in message_threads:
+                post_id = post_id_from_message_id(cited, community.domain)
+                post = await posts.get(post_id) if post_id is not None else None
+                if post is not None and post.community_id == community.id:
+                    message_threads[cited] = post.thread_id
+        by_event = await posts.by_event_ids(community.id, wanted.event_ids) if wanted.event_ids else {}
+        token_thread = None
+        if wanted.reply_token:
+            claims = verify_reply_token(self.signing_key, wanted.reply_token)
+            # The token is bound to a member: it only vouches for that member's own replies.
+            if claims is not None and author is not None and claims.membership_id == author.membership_id:
+                token_thread = claims.thread_id
+        candidates: list[SubjectCandidate] = []
+        if message.channel is Channel.EMAIL and message.subject:
+            normalised = normalize_subject(message.subject, [community.config.prefix])
+            threads = await posts.recent_threads_by_subject(community.id, normalised, now - SUBJECT_WINDOW)
+            candidates = [SubjectCandidate(t.id, t.last_activity_at) for t in threads]
+        known = KnownRefs(
+            message_threads=message_threads,
+            event_threads={key: ref.thread_id for key, ref in by_event.items()},
+            token_thread_id=token_thread,
+            subject_candidates=candidates,
+        )
+        return resolve_thread(message.refs, message.subject, known, now=now, subject_window=SUBJECT_WINDOW)
+
+    async def _parent(self, community: CommunityContext, choice: ThreadChoice) -> int | None:
+        posts = self.store.posts
+        if choice.parent_event_id:
+            found = await posts.by_event_ids(community.id, [choice.parent_event_id])
+            if choice.parent_event_id in found:
+                return found[choice.parent_event_id].post_id
+        if choice.parent_message_id:
+            found_mail = await posts.by_message_ids(community.id, [choice.parent_message_id])
+            if choice.parent_message_id in found_mail:
+                return found_mail[choice.parent_message_id].post_id
+            # One of our own derived ids (an edit or batch mail): it names the post directly.
+            post_id = post_id_from_message_id(choice.parent_message_id, community.domain)
+            post = await posts.get(post_id) if post_id is not None else None
+            if post is not None and post.community_id == community.id:
+                return post.id
+        return None
+
+    def _new_thread(self, community: CommunityContext, message: InboundMessage) -> NewThread:
+        prefix = [community.config.prefix]
+        if message.subject and message.subject.strip():
+            subject = parse_subject(message.subject, prefix).base
+        else:
+            subject = subject_from_text(message.text)
+        return NewThread(subject=subject, normalised_subject=normalize_subject(subject, prefix))

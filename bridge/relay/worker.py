@@ -1,0 +1,161 @@
+"""Delivery workers: claim due outbox rows and hand them to the courier of their channel.
+
+A courier either returns the remote id (event id, Message-ID), raises ``TemporaryDeliveryError`` (server
+down, rate limited: retry with backoff) or ``PermanentDeliveryError`` (the other side refuses for good:
+park as dead now). After the retry limit a row is dead too; either way the convener is told through
+``on_dead``. Matrix rows go out one at a time per room, in claim order, so the room shows posts in the
+order they arrived; email rows go out concurrently. Ingest wakes the worker, so a new post does not wait
+for the next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from bridge.core.model import Channel, DeliveryState
+from bridge.store import OutboxEntry, Store
+from bridge.store.batches import Batches
+
+log = logging.getLogger(__name__)
+
+
+class TemporaryDeliveryError(Exception):
+    """The delivery may succeed later (server down, timeout, 4xx, rate limit, thread root not there yet)."""
+
+
+class PermanentDeliveryError(Exception):
+    """The other side refused for good (5xx for a recipient, 403 not in room): retrying will not help."""
+
+
+class Courier(Protocol):
+    """Delivers outbox rows of one channel; ``entries`` are one row, or one burst for one recipient."""
+
+    async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None: ...
+
+
+DeadHandler = Callable[[OutboxEntry, str], Awaitable[None]]
+
+
+async def _nobody_told(entry: OutboxEntry, error: str) -> None:
+    return None
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: Store,
+        couriers: Mapping[Channel, Courier],
+        worker_id: str,
+        *,
+        claim_limit: int = 50,
+        lease_seconds: float = 300.0,
+        poll_seconds: float = 1.0,
+        email_concurrency: int = 8,
+        on_dead: DeadHandler = _nobody_told,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.batches = Batches(store.db)
+        self.couriers = couriers
+        self.worker_id = worker_id
+        self.claim_limit = claim_limit
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.email_slots = asyncio.Semaphore(email_concurrency)
+        self.on_dead = on_dead
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self.sent = 0
+        self.failed = 0
+
+    def wake(self) -> None:
+        """Look for due rows now (called by ingest after it queued deliveries)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            handled = await self.run_once()
+            if handled < self.claim_limit:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    async def run_once(self) -> int:
+        """Claim and deliver one round of due rows; returns how many rows were claimed."""
+        entries = await self.store.outbox.claim_due(
+            self.worker_id, self.clock(), limit=self.claim_limit, lease_seconds=self.lease_seconds
+        )
+        if not entries:
+            return 0
+        by_room: dict[str, list[OutboxEntry]] = defaultdict(list)
+        mail: list[OutboxEntry] = []
+        for entry in entries:
+            (by_room[entry.recipient] if entry.channel is Channel.MATRIX else mail).append(entry)
+        async with asyncio.TaskGroup() as group:
+            for room_entries in by_room.values():
+                group.create_task(self._in_order(room_entries))
+            for entry in mail:
+                group.create_task(self._with_slot(entry))
+        return len(entries)
+
+    async def _in_order(self, entries: list[OutboxEntry]) -> None:
+        for entry in entries:
+            await self._deliver(entry)
+
+    async def _with_slot(self, entry: OutboxEntry) -> None:
+        async with self.email_slots:
+            await self._deliver(entry)
+
+    async def _deliver(self, entry: OutboxEntry) -> None:
+        courier = self.couriers.get(entry.channel)
+        group = [entry]
+        try:
+            if courier is None:
+                raise PermanentDeliveryError(f"no courier for channel {entry.channel}")
+            if entry.batch_key:
+                lease = timedelta(seconds=self.lease_seconds)
+                group = await self.batches.claim_rest(entry, self.worker_id, self.clock(), lease)
+            remote_id = await courier.deliver(group)
+        except TemporaryDeliveryError as error:
+            await self._failed(group, str(error), permanent=False)
+        except PermanentDeliveryError as error:
+            await self._failed(group, str(error), permanent=True)
+        except Exception as error:  # a bug must not kill the worker or lose the row: retry later
+            log.exception("delivery %d crashed", entry.id, extra={"delivery": entry.id})
+            await self._failed(group, f"{type(error).__name__}: {error}", permanent=False)
+        else:
+            for done in group:
+                await self.store.outbox.mark_sent(
+                    done.id, remote_id, worker_id=self.worker_id, now=self.clock()
+                )
+            self.sent += len(group)
+
+    async def _failed(self, group: list[OutboxEntry], error: str, *, permanent: bool) -> None:
+        self.failed += len(group)
+        for entry in group:
+            if permanent:
+                state = await self.store.outbox.mark_dead(
+                    entry.id, error, self.clock(), worker_id=self.worker_id
+                )
+            else:
+                state = await self.store.outbox.mark_failed(
+                    entry.id, error, self.clock(), worker_id=self.worker_id
+                )
+            level = logging.ERROR if state is DeliveryState.DEAD else logging.WARNING
+            log.log(
+                level,
+                "delivery %d to %s failed (%s): %s",
+                entry.id,
+                entry.recipient,
+                "dead" if state is DeliveryState.DEAD else f"attempt {entry.attempts}, will retry",
+                error,
+                extra={"delivery": entry.id, "post": entry.post_id, "channel": entry.channel.value},
+            )
+            if state is DeliveryState.DEAD:
+                await self.on_dead(entry, error)
