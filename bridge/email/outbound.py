@@ -14,7 +14,6 @@ Pure: values in, ``EmailMessage`` out. Sending is the transport's business.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -40,12 +39,21 @@ from bridge.email.mail_context import (
     NoticeContext,
     PostContext,
 )
+from bridge.email.outgoing import (
+    BatchEntry,
+    ListMail,
+    OutgoingBatch,
+    OutgoingEdit,
+    OutgoingNotice,
+    OutgoingPost,
+)
 from bridge.formatting.markdown import markdown_to_html
 from bridge.formatting.sanitize import sanitize_html
 from bridge.rendering import Renderer
 
 __all__ = [
     "BatchEntry",
+    "ListIdentity",
     "ListMail",
     "OutgoingBatch",
     "OutgoingEdit",
@@ -56,6 +64,7 @@ __all__ = [
     "compose_edit_mail",
     "compose_notice_mail",
     "compose_post_mail",
+    "thread_references",
 ]
 
 MAX_REFERENCES = 20
@@ -67,99 +76,6 @@ AUTO_RESPONSE_SUPPRESS = "OOF, AutoReply"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListMail:
-    """What every mail the list sends to one member carries, whatever its body.
-
-    ``subject`` is the thread's root subject, undecorated; ``is_reply`` gives it ``Re:``. Ids are
-    without angle brackets; ``message_id`` is derived by the caller (``post_message_id``) so a resend
-    is the same message. ``reply_to`` is the signed ``list+TOKEN@`` address of this member and thread.
-    ``recipient`` is the envelope recipient: it only decides nothing here but is kept with the mail.
-    """
-
-    community: ListIdentity
-    recipient: str
-    subject: str
-    is_reply: bool
-    message_id: str
-    reply_to: str
-    unsubscribe_url: str
-    unsubscribe_mailto: str
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = ()
-    archive_url: str | None = None
-    footer_lines: tuple[str, ...] = ()
-    date: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OutgoingPost(ListMail):
-    """One post relayed to the list. ``html`` is the sanitised HTML of ``text`` (made from the text as
-    Markdown when None). Attachments with ``data`` become parts; those with only a ``url`` (too large)
-    become link lines."""
-
-    author_name: str
-    author_channel: Channel
-    text: str
-    html: str | None = None
-    attachments: tuple[Attachment, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OutgoingEdit(ListMail):
-    """A correction of an earlier post, sent in the same thread: ``in_reply_to`` is the original
-    post's Message-ID, ``message_id`` its own (``post_message_id(..., kind="edit", revision=n)``)."""
-
-    author_name: str
-    author_channel: Channel
-    text: str
-    html: str | None = None
-    attachments: tuple[Attachment, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class BatchEntry:
-    """One chat message inside a batch mail."""
-
-    author_name: str
-    sent_at: datetime
-    text: str
-    html: str | None = None
-    attachments: tuple[Attachment, ...] = ()
-    author_channel: Channel = Channel.MATRIX
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OutgoingBatch(ListMail):
-    """Several chat messages of one burst or thread folded into one mail; times are shown in
-    ``time_zone`` (the community's)."""
-
-    entries: tuple[BatchEntry, ...]
-    time_zone: str = "UTC"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OutgoingNotice:
-    """A notice from the bridge to one person (held messages, dead deliveries): not list mail, marked
-    ``Auto-Submitted: auto-generated`` so no responder answers it. ``from_address`` defaults to the
-    list address; ``subject`` gets the list tag."""
-
-    community: ListIdentity
-    recipient: str
-    subject: str
-    title: str
-    message_id: str
-    paragraphs: tuple[str, ...] = ()
-    items: tuple[str, ...] = ()
-    actions: tuple[tuple[str, str], ...] = ()  # (label, url)
-    from_address: str | None = None
-    reply_to: str | None = None
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = ()
-    footer_lines: tuple[str, ...] = ()
-    date: datetime | None = None
 
 
 # -- composing -----------------------------------------------------------------------------------
