@@ -214,7 +214,13 @@ def _read_body(
 
 def render_pieces(pieces: Sequence[BodyPiece]) -> tuple[str, str | None, str | None]:
     """``(text, html, full_text)`` of a body: the new content as plain text and sanitised HTML, and the
-    complete original text for the archive."""
+    complete original text for the archive.
+
+    An empty plain alternative next to a real HTML one (some clients send that) counts as missing; an
+    HTML form with no words left after sanitising gives way to the plain text rendered as Markdown.
+    """
+    pieces = [_usable(piece) for piece in pieces]
+    pieces = [piece for piece in pieces if piece.plain is not None or piece.html is not None]
     if not pieces:
         return "", None, None
     full_text = "\n\n".join(
@@ -227,11 +233,16 @@ def render_pieces(pieces: Sequence[BodyPiece]) -> tuple[str, str | None, str | N
     )
     new_html = strip_quoted_html(source_html) if has_html else None
     text = strip_quoted_text(full_text).strip("\n") if has_plain else html_to_text(new_html or "")
-    if new_html is not None:
-        html = sanitize_html(new_html).strip()
-    else:
-        html = markdown_to_html(text) if text.strip() else ""
+    html = sanitize_html(new_html).strip() if new_html is not None else ""
+    if text.strip() and not html_to_text(html).strip():
+        html = markdown_to_html(text)
     return text, html or None, full_text or None
+
+
+def _usable(piece: BodyPiece) -> BodyPiece:
+    plain = piece.plain.strip("\n") if piece.plain is not None and piece.plain.strip() else None
+    html = piece.html if piece.html is not None and piece.html.strip() else None
+    return BodyPiece(plain=plain, html=html)
 
 
 def _plain_as_html(text: str) -> str:

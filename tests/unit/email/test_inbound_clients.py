@@ -141,7 +141,7 @@ and the notes below.
 """
     parsed = parse(mail(body, 'Content-Type: multipart/mixed; boundary="Apple-Mail=_1"\nMIME-Version: 1.0\n'))
     message = parsed.message
-    assert message.text == "Here is the board:\n\n\nand the notes below."
+    assert message.text == "Here is the board:\n\nand the notes below."
     assert [(a.filename, a.content_type, a.data) for a in message.attachments] == [
         ("board.png", "image/png", PNG)
     ]
@@ -309,3 +309,35 @@ Original words.
     assert forwarded.content_type == "message/rfc822"
     assert forwarded.data is not None
     assert b"Original words." in forwarded.data
+
+
+def test_an_empty_plain_alternative_gives_way_to_the_html() -> None:
+    body = """--a
+Content-Type: text/plain; charset=utf-8
+
+
+--a
+Content-Type: text/html; charset=utf-8
+
+<p>Only the <b>HTML</b> has words.</p>
+--a--
+"""
+    parsed = parse(mail(body, 'Content-Type: multipart/alternative; boundary="a"\n'))
+    assert parsed.message.text == "Only the HTML has words."
+    assert parsed.message.html == "<p>Only the <b>HTML</b> has words.</p>"
+
+
+def test_an_html_form_without_words_gives_way_to_the_text() -> None:
+    body = """--a
+Content-Type: text/plain; charset=utf-8
+
+The words are here.
+--a
+Content-Type: text/html; charset=utf-8
+
+<html><head><style>p {}</style></head><body><script>x()</script></body></html>
+--a--
+"""
+    parsed = parse(mail(body, 'Content-Type: multipart/alternative; boundary="a"\n'))
+    assert parsed.message.text == "The words are here."
+    assert parsed.message.html == "<p>The words are here.</p>"
