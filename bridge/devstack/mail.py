@@ -92,7 +92,7 @@ class Dovecot:
 
     @property
     def process_group(self) -> int | None:
-        """Started in its own session: the group of every helper it forks."""
+        """Started in its own session: the group of every worker process it forks."""
         return self._process.pid if self._process else None
 
     def stop(self) -> None:
@@ -158,7 +158,7 @@ class Postfix:
     """An SMTP server that accepts any recipient and delivers it over LMTP to ``lmtp_port``.
 
     Postfix daemonises its master (``postfix start``), so it is no child of ours: it is found again by its
-    pid file, and its helpers by ``ICOP_STACK_DIR``, which ``import_environment`` passes down to them.
+    pid file, and its workers by ``ICOP_STACK_DIR``, which ``import_environment`` passes down to them.
     """
 
     name = "postfix"
@@ -170,7 +170,7 @@ class Postfix:
         self._stack_root = stack_root
         self._started = False
         self.process_group: int | None = None
-        """The master's pid, which leads the group of its helpers; kept for when the master dies first."""
+        """The master's pid, which leads the group of its workers; kept for when the master dies first."""
 
     @property
     def config_dir(self) -> Path:
@@ -306,7 +306,7 @@ class SmtpRelay:
 
     @property
     def process_group(self) -> int | None:
-        """Started in its own session: the group of every helper it forks."""
+        """Started in its own session: the group of every worker process it forks."""
         return self._process.pid if self._process else None
 
     def start(self, timeout: float = 20.0) -> None:

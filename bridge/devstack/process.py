@@ -137,7 +137,7 @@ def processes_of(root: Path, groups: Iterable[int] = ()) -> list[RunningProcess]
 
     A server is recognised by ``ICOP_STACK_DIR=root`` in its environment (set for every server) or by a
     ``-c CONFIG`` under ``root`` on its command line (Dovecot overwrites its environment with process
-    titles). Its helpers run under new titles (``dovecot/imap-login``, ``qmgr``), so they are recognised
+    titles). Its workers run under new titles (``dovecot/imap-login``, ``qmgr``), so they are recognised
     by their process group: a recognised server's, or one of ``groups`` (the groups the stack started,
     which outlive a dead leader). A ``tail -f`` of a log in ``root`` is not a server. Zombies are skipped.
     """
@@ -184,7 +184,7 @@ def _state_and_group(proc_entry: Path) -> tuple[str, int]:
 
 
 def kill_processes(processes: Iterable[RunningProcess]) -> None:
-    """SIGKILL leftovers, the last resort after a server failed to stop its helpers."""
+    """SIGKILL leftovers, the last resort after a server failed to stop its workers."""
     for process in processes:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(process.pid, signal.SIGKILL)

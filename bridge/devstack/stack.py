@@ -3,7 +3,7 @@
 Tests, ``scripts/stack`` and the demo all need the same three servers wired the same way; this module is
 the one place that knows how. The servers start side by side (Synapse's 1.5–4 s dominates; the mail
 servers are ready in a fraction of that), each in its own temp dir under one root. Stopping is the part
-that matters most: every server is stopped even when another fails to, helpers that outlive their master
+that matters most: every server is stopped even when another fails to, workers that outlive their master
 are found and killed, and an ``atexit`` hook covers an owner that forgot.
 """
 
@@ -365,7 +365,7 @@ def _shut_down_through_interrupts(pool: ThreadPoolExecutor) -> None:
 
 
 def _wait_for_exit(root: Path, groups: list[int], *, timeout: float) -> list[RunningProcess]:
-    """The processes still alive after ``timeout``: helpers take a moment to follow their master."""
+    """The processes still alive after ``timeout``: workers take a moment to follow their master."""
     deadline = time.monotonic() + timeout
     while True:
         leftovers = processes_of(root, groups)
