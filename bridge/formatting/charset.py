@@ -11,6 +11,7 @@ characters.
 from __future__ import annotations
 
 import codecs
+import re
 
 REPLACEMENT_FALLBACK = "utf-8"
 
@@ -43,6 +44,7 @@ _LATIN_FAMILY = frozenset({"ascii", "iso8859-1", "cp1252"})
 
 _NOT_MAIL_CHARSETS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode"})
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decode_bytes(data: bytes, declared: str | None) -> str:
@@ -87,3 +89,13 @@ def _decode_strictly(data: bytes, codec: str) -> str | None:
         return data.decode(codec)
     except (UnicodeError, LookupError, ValueError, TypeError):
         return None
+
+
+def scrub_surrogates(text: str) -> str:
+    """Replace lone surrogates by U+FFFD.
+
+    The standard ``email`` package keeps undecodable bytes as lone surrogates
+    (``surrogateescape``); they cannot be encoded as UTF-8, so JSON for Matrix, SMTP and
+    the sanitiser would all fail on them.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text)

@@ -27,7 +27,7 @@ from bridge.formatting.pills import matrix_to_target
 from bridge.formatting.sanitize import is_tracking_pixel
 from bridge.formatting.urls import LINK_SCHEMES, REMOTE_IMAGE_SCHEMES, url_scheme
 
-SPACED_BLOCKS = frozenset({"p", "blockquote", "pre", "table", "dl", "figure", "hr", "details", *HEADING_TAGS})
+SPACED_BLOCKS = tag_set("p blockquote pre table dl figure hr details") | HEADING_TAGS
 """Blocks a browser sets apart with a margin: a blank line before and after."""
 
 LINE_BLOCKS = tag_set(

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from bridge.formatting.charset import scrub_surrogates
+
 RAW_TEXT_TAGS = frozenset(
     {"script", "style", "xmp", "iframe", "noembed", "noframes", "noscript", "title", "textarea"}
 )
@@ -50,7 +52,7 @@ _ATTRIBUTE_REFERENCE = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A
 
 def tokenize(markup: str) -> Iterator[Token]:
     """Tokens of ``markup`` in order; malformed input yields text, never an error."""
-    text = markup.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = scrub_surrogates(markup).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     size = len(text)
     text_start = position = 0
     while position < size:

@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
 
+from bridge.formatting.charset import scrub_surrogates
 from bridge.formatting.html_tree import (
+    ROOT_TAG,
     Element,
     Node,
     Text,
@@ -135,8 +137,8 @@ def _mention_pattern(names: Iterable[str]) -> re.Pattern[str]:
     Ambiguous names stay in the pattern so that "@Ana Souza" (two people) is never read
     as "@Ana" (one person) followed by "Souza".
     """
-    names = sorted({n for n in names if n}, key=len, reverse=True)
-    alternatives = "|".join(r"[ \t\xa0]+".join(map(re.escape, n.split(" "))) for n in names)
+    longest_first = sorted({n for n in names if n}, key=len, reverse=True)
+    alternatives = "|".join(r"[ \t\xa0]+".join(map(re.escape, name.split(" "))) for name in longest_first)
     return re.compile(rf"(?<![\w@])@({alternatives})(?!\w)", re.IGNORECASE)
 
 
@@ -158,8 +160,8 @@ def _pill(shown: str, user_id: str) -> Element:
 
 
 def _text_tree(text: str) -> Element:
-    root = parse_fragment("")
-    for index, line in enumerate(text.replace("\r\n", "\n").split("\n")):
+    root = Element(ROOT_TAG)
+    for index, line in enumerate(scrub_surrogates(text).replace("\r\n", "\n").split("\n")):
         if index:
             root.append(Element("br"))
         if line:

@@ -10,6 +10,7 @@ quote-only mail is still better shown than lost.
 
 from __future__ import annotations
 
+from bridge.formatting.charset import scrub_surrogates
 from bridge.formatting.html_tree import (
     Element,
     Node,
@@ -65,6 +66,7 @@ _MAX_TRIM_ROUNDS = 20
 
 def strip_quoted_text(text: str) -> str:
     """The new part of a plain-text reply; the original when nothing new is left."""
+    text = scrub_surrogates(text)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     lines = _cut_at_unquoted_history(_cut_at_quoted_headers(lines))
     for _ in range(_MAX_TRIM_ROUNDS):
@@ -176,6 +178,7 @@ def strip_quoted_html(html: str) -> str:
 
     The result is not sanitised: it still goes through ``sanitize_html`` before display.
     """
+    html = scrub_surrogates(html)
     tree = parse_fragment(html)
     cut = _first_history_marker(tree)
     if cut is not None:
