@@ -58,9 +58,8 @@ def up(
     """Run the stack until a stop signal."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, _request_stop)
-    stack = Stack(smtp_server=smtp_server, keep=True if keep else None)
     try:
-        stack.start()
+        stack = Stack(smtp_server=smtp_server, keep=True if keep else None).start()
     except StackError as error:
         print(error, file=sys.stderr)
         return EXIT_START_FAILED
@@ -77,13 +76,17 @@ def up(
             signal.pause()
     except StopRequested:
         print("stopping", flush=True)
+        exit_status = 0
+    except StackError as error:  # a --user could not be registered
+        print(error, file=sys.stderr)
+        exit_status = EXIT_START_FAILED
     finally:
         for signum in STOP_SIGNALS:  # from here on, nothing must cut the stop short
             signal.signal(signum, signal.SIG_IGN)
         if json_path is not None:
             json_path.unlink(missing_ok=True)
         stopped_cleanly = _stop(stack)
-    return 0 if stopped_cleanly else EXIT_STOP_FAILED
+    return exit_status if stopped_cleanly else EXIT_STOP_FAILED
 
 
 def _stop(stack: Stack) -> bool:
