@@ -29,7 +29,8 @@ from bridge.email.addresses import (
     reply_token_from_address,
 )
 from bridge.email.header_text import addr_specs, header_text, mailbox, parse_date, raw_first, raw_values
-from bridge.email.mime_parts import BodyPiece, extract_body
+from bridge.email.mime_parts import BodyPiece, MailBody, extract_body
+from bridge.formatting.charset import decode_bytes
 from bridge.formatting.html_text import html_to_text
 from bridge.formatting.markdown import markdown_to_html
 from bridge.formatting.quotes import strip_quoted_html, strip_quoted_text
@@ -202,7 +203,11 @@ def _classify(message: Message, communities: Sequence[ListIdentity], match: _Lis
 def _read_body(
     message: Message,
 ) -> tuple[str, str | None, str | None, list[str], tuple[Attachment, ...], dict[str, int]]:
-    body = extract_body(message)
+    try:
+        body = extract_body(message)
+    except Exception as error:  # the MIME walk met something no rule foresaw: read the body as text
+        body = MailBody(pieces=[BodyPiece(plain=_raw_body_text(message))])
+        body.defects.append(f"MIME structure unreadable ({type(error).__name__}): body kept as text")
     try:
         text, html, full_text = render_pieces(body.pieces)
     except Exception as error:  # a converter bug must not stall the mailbox: keep the words, lose the form
@@ -210,6 +215,16 @@ def _read_body(
         full_text = "\n\n".join(p.plain or p.html or "" for p in body.pieces)
         text, html = full_text, None
     return text, html, full_text or None, body.defects, tuple(body.attachments), body.content_ids
+
+
+def _raw_body_text(message: Message) -> str:
+    try:
+        payload = message.get_payload()
+    except Exception:  # nothing more to salvage
+        return ""
+    if isinstance(payload, str):
+        return decode_bytes(payload.encode("utf-8", "surrogateescape"), None)
+    return ""
 
 
 def render_pieces(pieces: Sequence[BodyPiece]) -> tuple[str, str | None, str | None]:

@@ -2,6 +2,7 @@
 
 import base64
 import os
+import random
 
 import pytest
 
@@ -137,3 +138,39 @@ def test_filename_from_the_content_type_name_and_raw_8bit() -> None:
     )
     parsed = parse(mail(body, 'Content-Type: multipart/mixed; boundary="b"\n'))
     assert [a.filename for a in parsed.message.attachments] == ["Relatório.pdf"]
+
+
+def test_damaged_copies_of_a_real_mail_never_raise() -> None:
+    """Seeded byte damage (flips, cuts, duplicated spans) of a multipart mail with attachments."""
+    body = (
+        b'--b\nContent-Type: multipart/alternative; boundary="a"\n\n'
+        b"--a\nContent-Type: text/plain; charset=utf-8; format=flowed\n"
+        b"Content-Transfer-Encoding: quoted-printable\n\n"
+        b"Ol=C3=A1 a todos,=20\nsegue o plano.\n\nOn Mon, Bo wrote:\n> old\n"
+        b"--a\nContent-Type: text/html; charset=iso-8859-1\n\n"
+        b"<p>Ol\xe1 <b>a todos</b></p><blockquote>old</blockquote>\n"
+        b"--a--\n"
+        b"--b\nContent-Type: application/pdf; name*=UTF-8''Plano%20%C3%BAnico.pdf\n"
+        b"Content-Disposition: attachment\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n"
+    )
+    original = mail(
+        body,
+        'Content-Type: multipart/mixed; boundary="b"\nSubject: =?utf-8?q?Plano_=C3=BAnico?=\n'
+        "References: <a@x> <b@x>\nIn-Reply-To: <b@x>\n",
+    )
+    assert parse(original).message.text == "Olá a todos, segue o plano."
+    rng = random.Random(2919)
+    for _ in range(120):
+        damaged = bytearray(original)
+        for _ in range(rng.randint(1, 12)):
+            position = rng.randrange(len(damaged))
+            action = rng.random()
+            if action < 0.6:
+                damaged[position] = rng.randrange(256)
+            elif action < 0.8:
+                del damaged[position : position + rng.randint(1, 40)]
+            else:
+                damaged[position:position] = damaged[position : position + rng.randint(1, 40)]
+        parsed = parse(bytes(damaged))
+        assert isinstance(parsed.message.text, str)
+        assert parsed.message.origin_key
