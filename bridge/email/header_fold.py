@@ -33,7 +33,7 @@ MAX_WORD = 900
 
 
 class WordFoldedHeader(UnstructuredHeader):
-    """An ASCII header folded only at whitespace; its words are never encoded."""
+    """An ASCII header folded only at whitespace; its words are never encoded (nor decoded)."""
 
     @classmethod
     def parse(cls, value: str, kwds: dict[str, object]) -> None:
@@ -42,6 +42,7 @@ class WordFoldedHeader(UnstructuredHeader):
         if any(len(word) > MAX_WORD for word in value.split()):
             raise ValueError("header word longer than a mail line allows")
         super().parse(value, kwds)
+        kwds["decoded"] = value  # as given: an encoded phrase (List-Id) must stay encoded on the wire
 
     def fold(self, *, policy: Policy) -> str:
         header = cast(BaseHeader, self)

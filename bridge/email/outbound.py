@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, tzinfo
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -75,6 +76,7 @@ AUTO_RESPONSE_SUPPRESS = "OOF, AutoReply"
 """Asks Exchange not to answer list mail with out-of-office notices (they would be dropped anyway)."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_PHRASE_SPECIALS = re.compile(r'[()<>\[\]:;@\\,"]')
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 
@@ -231,11 +233,18 @@ def _clean_id(value: str | None) -> str | None:
 
 
 def _list_id_value(community: ListIdentity) -> str:
-    name = _clean_name(_community_name(community)).replace("<", "").replace(">", "")
+    """``Name <slug.domain>`` (RFC 2919): the name quoted when it holds specials, RFC 2047-encoded when
+    it is not ASCII, so the header stays ASCII and folds between words."""
+    name = _clean_name(_community_name(community))
+    if not name:
+        return community.list_id
     if not name.isascii():
-        # List-Id is folded word by word and kept ASCII; the ids matter, the phrase is decoration.
-        name = name.encode("ascii", "ignore").decode().strip()
-    return f"{name} {community.list_id}" if name else community.list_id
+        phrase = " ".join(Header(name, "utf-8").encode(maxlinelen=76).split())
+    elif _PHRASE_SPECIALS.search(name):
+        phrase = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:
+        phrase = name
+    return f"{phrase} {community.list_id}"
 
 
 def _ascii_url(url: str) -> str:

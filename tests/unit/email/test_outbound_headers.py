@@ -1,11 +1,15 @@
 """The headers of list mail: DMARC-safe From, list headers, threading, and a clean wire form."""
 
 import re
+from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
 
+from bridge.core.loop_guard import MailClass
+from bridge.email.header_text import header_text
+from bridge.email.inbound import parse_list_mail
 from bridge.email.outbound import as_smtp_bytes, compose_post_mail, thread_references
 from tests.unit.email.compose_samples import (
     ARCHIVE_URL,
@@ -18,6 +22,7 @@ from tests.unit.email.compose_samples import (
     UNSUBSCRIBE_URL,
     post,
 )
+from tests.unit.email.samples import NOW, PM
 
 
 def wire(**changes: object) -> EmailMessage:
@@ -140,3 +145,23 @@ def test_archive_link_is_optional() -> None:
 def test_non_ascii_urls_are_percent_encoded() -> None:
     mail = wire(archive_url="https://icop.example.com/gestão/threads/7")
     assert mail["List-Archive"] == "<https://icop.example.com/gest%C3%A3o/threads/7>"
+
+
+@pytest.mark.parametrize(
+    ("name", "list_id"),
+    [
+        ("Gestão de Projetos", "Gestão de Projetos <pm-practice.lists.example.com>"),
+        ("Risk, Issues & Co.", '"Risk, Issues & Co." <pm-practice.lists.example.com>'),
+        ("", "pm-practice <pm-practice.lists.example.com>"),
+    ],
+)
+def test_community_names_in_from_and_list_id(name: str, list_id: str) -> None:
+    raw = as_smtp_bytes(compose_post_mail(post(community=replace(PM, name=name)), renderer=RENDERER))
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+    mail = message_from_bytes(raw, policy=policy.default)
+    assert header_text(str(mail["List-Id"])) == list_id
+    shown = name or "pm-practice"
+    assert mail["From"].addresses[0].display_name == f"Ana Souza via {shown}"
+    parsed = parse_list_mail(raw, [replace(PM, name=name)], now=NOW)
+    assert parsed.verdict.verdict is MailClass.LOOP
