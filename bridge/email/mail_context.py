@@ -38,6 +38,7 @@ class MessageContext(TypedDict):
     from_chat: bool
     text: str
     html: Markup
+    attached: list[str]  # names of the files attached to the mail
     links: list[FileLink]
 
 

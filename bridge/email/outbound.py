@@ -303,8 +303,9 @@ def _message_context(
     return {
         "author_name": _clean_name(author) or "Someone",
         "from_chat": channel is Channel.MATRIX,
-        "text": text.strip("\n"),
+        "text": text.strip("\n") if text.strip() else "",
         "html": Markup(safe),  # noqa: S704 - the sanitiser produced it just above
+        "attached": [_clean_name(a.filename) or "attachment" for a in attachments if a.data is not None],
         "links": _links(attachments),
     }
 

@@ -117,8 +117,17 @@ def test_attachments_make_it_mixed_and_large_files_become_links() -> None:
         ("Relatório 📷.png", "image/png", b"\x89PNG"),
     ]
     text, html = bodies(message)
-    assert "[file: talk.mp4, 48 MB] https://media.example.com/talk.mp4" in text
+    assert (
+        "[attached: plan.pdf]\n[attached: Relatório 📷.png]\n[file: talk.mp4, 48 MB] https://media.example.com/talk.mp4"
+        in text
+    )
     assert '<a href="https://media.example.com/talk.mp4">talk.mp4</a> (48 MB)' in html
+
+
+def test_a_post_of_files_only() -> None:
+    text, html = bodies(compose_post_mail(post(text="", attachments=(PDF,)), renderer=RENDERER))
+    assert text.startswith("Ana Souza shared in the room:\n\n[attached: plan.pdf]\n\n-- \n")
+    assert "icop-message" not in html
 
 
 def test_round_trip_through_the_inbound_parser() -> None:
@@ -137,7 +146,10 @@ def test_round_trip_through_the_inbound_parser() -> None:
     assert message.sender_name == "Ana Souza via Project Management Practice"
     assert message.sent_at == WHEN
     # The footer is a signature and goes; the author line the template added stays.
-    assert message.text == "Ana Souza wrote in the room:\n\nThursday at **10:00** works.\n\nSee the plan."
+    assert message.text == (
+        "Ana Souza wrote in the room:\n\nThursday at **10:00** works.\n\nSee the plan."
+        "\n\n[attached: plan.pdf]"
+    )
     assert message.full_text is not None
     assert UNSUBSCRIBE_URL in message.full_text
     assert [(a.filename, a.content_type, a.data) for a in message.attachments] == [
