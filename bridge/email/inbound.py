@@ -95,7 +95,7 @@ def parse_list_mail(raw: bytes, communities: Sequence[ListIdentity], *, now: dat
         text=text,
         html=html,
         full_text=full_text,
-        subject=header_text(raw_first(message, "subject")),
+        subject=_subject(raw_first(message, "subject")),
         refs=refs,
         attachments=attachments,
         sent_at=sent_at or now,
@@ -111,6 +111,11 @@ def parse_list_mail(raw: bytes, communities: Sequence[ListIdentity], *, now: dat
         content_ids=MappingProxyType(content_ids),
         defects=tuple(dict.fromkeys(defects)),
     )
+
+
+def _subject(value: str | None) -> str | None:
+    """The decoded subject; None when the mail has no Subject header at all."""
+    return None if value is None else header_text(value)
 
 
 def _parse_bytes(raw: bytes, defects: list[str]) -> Message:

@@ -178,3 +178,13 @@ def test_ten_thousand_recipients() -> None:
     assert parsed.reason == "to names pm-practice@lists.example.com"
     assert parsed.verdict.verdict is MailClass.RELAY
     assert parsed.message.text == "Hello"
+
+
+def test_a_missing_subject_is_none_and_an_empty_one_is_empty() -> None:
+    assert (
+        parse(
+            mail("Hello", base="From: ana@example.org\nTo: pm-practice@lists.example.com\n")
+        ).message.subject
+        is None
+    )
+    assert parse(mail("Hello", "Subject:\n")).message.subject == ""
