@@ -5,6 +5,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 
 from bridge.core.loop_guard import MailClass
 from bridge.core.message_ids import post_message_id
@@ -188,7 +189,7 @@ def test_edit_is_a_correction_in_the_same_thread() -> None:
     )
 
 
-def _batch(**changes: object) -> OutgoingBatch:
+def _batch(**changes: Any) -> OutgoingBatch:
     start = datetime(2024, 10, 1, 13, 5, tzinfo=UTC)
     batch = OutgoingBatch(
         community=PM,
