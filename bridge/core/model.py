@@ -118,7 +118,7 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class RosterMember:
-    """A member as the convener lists them in config; the store turns it into person + identities + membership."""
+    """A member as the convener lists them in config; the store makes it person, identities, membership."""
 
     name: str
     email: str

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bridge.config.schema import CommunityConfig
 from bridge.core.routing import RelayMode, RelayPolicy
-from bridge.email.addresses import list_domain, list_id
+from bridge.email.addresses import ListIdentity, list_domain, list_id
 from bridge.store.records import CommunityRecord
 
 
@@ -31,6 +31,15 @@ class CommunityContext:
     @property
     def list_id(self) -> str:
         return list_id(self.config.slug, self.config.list_address)
+
+    @property
+    def identity(self) -> ListIdentity:
+        return ListIdentity(
+            slug=self.config.slug,
+            list_address=self.config.list_address,
+            subject_prefix=self.config.prefix,
+            name=self.config.name,
+        )
 
     @property
     def room_id(self) -> str | None:

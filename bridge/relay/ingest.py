@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -71,7 +71,10 @@ class Ingestor:
         tx: Transaction | None = None,
     ) -> IngestOutcome:
         now = self.clock()
-        author = await self._author(community, message)
+        author, display_name = await self._author(community, message)
+        if display_name and display_name != message.sender_name:
+            # The roster's name is how the community knows the person, whatever their client says.
+            message = replace(message, sender_name=display_name)
         is_member = author is not None and author.role.may_post and author.state.value == "active"
         policy = community.config.non_member_policy
         if not is_member and policy == "ignore":
@@ -149,7 +152,9 @@ class Ingestor:
         )
         return IngestOutcome(status, result.post_id, result.thread_id, len(deliveries), choice.reason.value)
 
-    async def _author(self, community: CommunityContext, message: InboundMessage) -> Recipient | None:
+    async def _author(
+        self, community: CommunityContext, message: InboundMessage
+    ) -> tuple[Recipient | None, str | None]:
         people = self.store.communities
         person = (
             await people.person_by_email(message.sender_address)
@@ -157,8 +162,9 @@ class Ingestor:
             else await people.person_by_matrix_id(message.sender_address)
         )
         if person is None:
-            return None
-        return await people.member(community.id, person.id)
+            return None, None
+        member = await people.member(community.id, person.id)
+        return member, person.display_name if member is not None else None
 
     async def _thread(
         self, community: CommunityContext, message: InboundMessage, author: Recipient | None, now: datetime

@@ -1,0 +1,208 @@
+"""A demo community on a running local stack: Matrix users, a public room, a config file for the bridge.
+
+Used by ``make demo`` and by the end-to-end tests, so both exercise exactly the config a convener
+would write. Everything is created through the servers' own APIs (Synapse's client-server API, the
+stack's mail accounts); nothing here touches the bridge's internals.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridge.devstack.stack import Stack
+from bridge.devstack.synapse import MatrixUser
+
+DEMO_PASSWORD = "demo-password"
+LIST_DOMAIN = "lists.example.test"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoMember:
+    name: str
+    email: str
+    role: str = "member"
+    matrix: MatrixUser | None = None
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class DemoCommunity:
+    """What the demo set up: where the config is, who the members are, which room and list."""
+
+    config_path: Path
+    database_path: Path
+    slug: str
+    room_alias: str
+    room_id: str
+    list_address: str
+    bot: MatrixUser
+    members: dict[str, DemoMember] = field(default_factory=dict)
+
+    def member(self, key: str) -> DemoMember:
+        return self.members[key]
+
+
+def prepare_community(
+    stack: Stack,
+    directory: Path,
+    *,
+    slug: str = "pm-practice",
+    name: str = "Project Management Practice",
+    relay_policy: str = "per_message",
+    batch_quiet_seconds: float = 5,
+    user_suffix: str = "",
+    web_port: int = 0,
+    extra_config: str = "",
+) -> DemoCommunity:
+    """Register the bot and two chat members, create the room, write ``directory/icop.toml``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    bot = stack.register_user(f"icop{user_suffix}", DEMO_PASSWORD)
+    ana = stack.register_user(f"ana{user_suffix}", DEMO_PASSWORD)
+    kenji = stack.register_user(f"kenji{user_suffix}", DEMO_PASSWORD)
+    alias_name = f"{slug}{user_suffix}"
+    room_id = _create_public_room(stack.homeserver_url, ana.access_token, alias_name, name)
+    _join(stack.homeserver_url, kenji.access_token, room_id)
+    list_address = f"{slug}{user_suffix}@{LIST_DOMAIN}"
+    members = {
+        "ana": DemoMember(
+            "Ana Souza", f"ana{user_suffix}@example.test", "convener", ana, "America/Sao_Paulo"
+        ),
+        "kenji": DemoMember(
+            "Kenji Watanabe", f"kenji{user_suffix}@example.test", "core", kenji, "Asia/Tokyo"
+        ),
+        "siobhan": DemoMember(
+            "Siobhán Murphy", f"siobhan{user_suffix}@example.test", "member", None, "Europe/Dublin"
+        ),
+        "priya": DemoMember(
+            "Priya Raman", f"priya{user_suffix}@example.test", "member", None, "Asia/Kolkata"
+        ),
+    }
+    token_file = directory / "matrix-token"
+    token_file.write_text(bot.access_token + "\n")
+    token_file.chmod(0o600)
+    mail_password = directory / "mail-password"
+    mail_password.write_text(stack.mail_password + "\n")
+    database = directory / "icop.sqlite3"
+    config = directory / "icop.toml"
+    config.write_text(
+        _config_text(
+            stack=stack,
+            bot=bot,
+            slug=slug,
+            name=name,
+            room=f"#{alias_name}:{stack.server_name}",
+            list_address=list_address,
+            members=members,
+            relay_policy=relay_policy,
+            batch_quiet_seconds=batch_quiet_seconds,
+            web_port=web_port,
+            extra=extra_config,
+        )
+    )
+    return DemoCommunity(
+        config_path=config,
+        database_path=database,
+        slug=slug,
+        room_alias=f"#{alias_name}:{stack.server_name}",
+        room_id=room_id,
+        list_address=list_address,
+        bot=bot,
+        members=members,
+    )
+
+
+def _config_text(
+    *,
+    stack: Stack,
+    bot: MatrixUser,
+    slug: str,
+    name: str,
+    room: str,
+    list_address: str,
+    members: dict[str, DemoMember],
+    relay_policy: str,
+    batch_quiet_seconds: float,
+    web_port: int,
+    extra: str,
+) -> str:
+    roster = "".join(
+        f"\n[[community.member]]\nname = {json.dumps(m.name)}\nemail = {json.dumps(m.email)}\n"
+        f"role = {json.dumps(m.role)}\ntime_zone = {json.dumps(m.time_zone)}\n"
+        + (f"matrix = {json.dumps(m.matrix.user_id)}\n" if m.matrix else "")
+        for m in members.values()
+    )
+    port = web_port or 8080
+    return f"""# A demo community on the local stack (written by bridge.devstack.community).
+base_url = "http://127.0.0.1:{port}"
+{extra}
+[database]
+url = "sqlite://icop.sqlite3"
+
+[matrix]
+homeserver = "{stack.homeserver_url}"
+user_id = "{bot.user_id}"
+access_token_file = "matrix-token"
+sync_timeout_seconds = 5
+
+[mail.imap]
+host = "{stack.imap_host}"
+port = {stack.imap_port}
+security = "none"
+user = "{list_address}"
+password_file = "mail-password"
+poll_interval_seconds = 2
+
+[mail.smtp]
+host = "{stack.smtp_host}"
+port = {stack.smtp_port}
+security = "none"
+
+[web]
+bind = "127.0.0.1:{port}"
+
+[outbox]
+backoff_base_seconds = 1
+backoff_max_seconds = 10
+
+[[community]]
+slug = "{slug}"
+name = "{name}"
+room = "{room}"
+list_address = "{list_address}"
+time_zone = "Europe/Dublin"
+relay_policy = "{relay_policy}"
+batch_quiet_seconds = {batch_quiet_seconds}
+batch_max_delay_seconds = {max(batch_quiet_seconds * 6, 30)}
+{roster}"""
+
+
+def _client_api(homeserver: str, token: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(  # noqa: S310 (a URL of the local stack)
+        f"{homeserver}/_matrix/client/v3{path}",
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
+
+
+def _create_public_room(homeserver: str, token: str, alias_name: str, name: str) -> str:
+    answer = _client_api(
+        homeserver,
+        token,
+        "POST",
+        "/createRoom",
+        {"preset": "public_chat", "room_alias_name": alias_name, "name": name, "visibility": "public"},
+    )
+    return str(answer["room_id"])
+
+
+def _join(homeserver: str, token: str, room_id: str) -> None:
+    _client_api(homeserver, token, "POST", f"/join/{urllib.parse.quote(room_id)}", {})

@@ -1,0 +1,102 @@
+"""Deliver posts that came by email into their community's room, in the right Matrix thread.
+
+The first post of a thread is a plain room message (its subject shown in bold); every later one is a
+threaded reply to the root event, with a reply fallback to the event it answers. A reply whose thread
+root has not reached the room yet waits (a temporary failure), so threads never fork. The transaction id
+comes from the delivery id: a retry after a crash is deduplicated by the homeserver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from bridge.core.message_ids import matrix_txn_id
+from bridge.core.model import Attachment, PostState
+from bridge.matrix.sender import MatrixSender
+from bridge.matrix.session import MatrixPermanentError, MatrixTemporaryError
+from bridge.matrix.to_matrix import attachment_content, post_content
+from bridge.relay.community import CommunityContext
+from bridge.relay.conversation import conversation_of
+from bridge.relay.worker import PermanentDeliveryError, TemporaryDeliveryError
+from bridge.store import OutboxEntry, Store
+
+_MSGTYPES = {"image": "m.image", "audio": "m.audio", "video": "m.video"}
+
+
+class MatrixCourier:
+    def __init__(
+        self,
+        store: Store,
+        sender: MatrixSender,
+        communities: Callable[[], Mapping[int, CommunityContext]],
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.communities = communities
+
+    async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None:
+        entry = entries[0]
+        post = await self.store.posts.get(entry.post_id)
+        if post is None or post.state is PostState.DELETED:
+            raise PermanentDeliveryError("the post was deleted before it reached the room")
+        if post.matrix_event_id:  # already in the room (sent before a crash lost the outcome)
+            return post.matrix_event_id
+        conversation = await conversation_of(self.store, post)
+        thread_root: str | None = None
+        reply_to: str | None = None
+        if not conversation.is_root:
+            thread_root = conversation.root.matrix_event_id
+            if thread_root is None:
+                raise TemporaryDeliveryError("the thread's first post has not reached the room yet")
+            parent = conversation.parent
+            reply_to = parent.matrix_event_id if parent and parent.matrix_event_id else thread_root
+        marker = {"post": post.id, "community": post.community_id}
+        profile = f"icop-{post.author_id}" if post.author_id else None
+        content = post_content(
+            post.author_name,
+            post.text,
+            post.html,
+            thread_root=thread_root,
+            reply_to=reply_to,
+            subject=post.subject if conversation.is_root else None,
+            origin_marker=marker,
+            profile_id=profile,
+        )
+        txn = matrix_txn_id(entry.id)
+        try:
+            event_id = await self.sender.send(entry.recipient, content, txn)
+            root_for_files = thread_root or event_id
+            for number, attachment in enumerate(await self.store.posts.attachments(post.id)):
+                await self._send_file(
+                    entry.recipient, attachment, f"{txn}.f{number}", root_for_files, event_id, marker
+                )
+        except MatrixPermanentError as error:
+            raise PermanentDeliveryError(str(error)) from error
+        except MatrixTemporaryError as error:
+            raise TemporaryDeliveryError(str(error)) from error
+        return event_id
+
+    async def _send_file(
+        self,
+        room_id: str,
+        attachment: Attachment,
+        txn: str,
+        thread_root: str,
+        reply_to: str,
+        marker: Mapping[str, object],
+    ) -> None:
+        if attachment.data is None:
+            return  # too large to carry: the post's text already links to it
+        mxc = await self.sender.upload(attachment.data, attachment.content_type, attachment.filename)
+        kind = attachment.content_type.split("/", 1)[0]
+        content = attachment_content(
+            _MSGTYPES.get(kind, "m.file"),
+            mxc,
+            attachment.filename,
+            attachment.content_type,
+            attachment.size,
+            thread_root=thread_root,
+            reply_to=reply_to,
+            origin_marker={**marker, "file": txn},
+        )
+        await self.sender.send(room_id, content, txn)
