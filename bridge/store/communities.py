@@ -165,6 +165,17 @@ class Communities:
             return None
         return _recipient(row, await _addresses({row.person_id}, self._db))
 
+    async def community_of(self, membership_id: int) -> CommunityRecord | None:
+        """The community a membership belongs to."""
+        async with self._db.session() as conn:
+            row = await Membership.filter(id=membership_id).using_db(conn).first()
+            community = (
+                await Community.filter(id=row.community_id).using_db(conn).first()
+                if row is not None
+                else None
+            )
+        return _community(community) if community is not None else None
+
     async def record_bounce(self, membership_id: int, weight: float, at: datetime) -> float | None:
         """Add ``weight`` to the membership's bounce score; returns the new score (None: unknown).
 

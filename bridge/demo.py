@@ -1,0 +1,214 @@
+"""``make demo``: the bridge for a demo community on a local stack, a short conversation, then yours.
+
+Starts Synapse, Dovecot and Postfix on 127.0.0.1, sets up a community (a public room, a list address,
+two chat members and two email-only members), starts ``icop run`` for it, plays a three-hop conversation
+(an email, a chat reply in its thread, an email reply to that) and prints it as each side saw it. Then
+it keeps running and prints where to connect a Matrix client and a mail client. Ctrl-C stops it all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import aioimaplib
+import aiosmtplib
+
+from bridge.devstack.community import DEMO_PASSWORD, DemoCommunity, prepare_community
+from bridge.devstack.stack import Stack
+
+STEP_TIMEOUT = 60.0
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+async def main() -> int:
+    say("Starting the local stack (Synapse, Dovecot, Postfix) on 127.0.0.1 ...")
+    with Stack() as stack:
+        say(f"  ready in {stack.startup_seconds:.1f} s, files in {stack.root}")
+        community = prepare_community(stack, stack.root / "demo")
+        log_path = stack.root / "demo" / "icop.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(  # noqa: ASYNC220 (started once; it runs for the whole demo)
+                [sys.executable, "-m", "bridge", "--config", str(community.config_path), "run"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            await _wait(lambda: b"icop-bridge running" in log_path.read_bytes(), "icop run to start")
+            say(f"icop run is up (pid {process.pid}, log {log_path})")
+            await _conversation(stack, community)
+            _where_to_connect(stack, community, log_path)
+            await _until_interrupted(process)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(15)
+    say("Stopped the bridge and the stack.")
+    return 0
+
+
+async def _conversation(stack: Stack, community: DemoCommunity) -> None:
+    siobhan, kenji = community.member("siobhan"), community.member("kenji")
+    assert kenji.matrix is not None
+    say("\n1. Siobhán (email only) writes to the list:")
+    question = EmailMessage()
+    question["From"] = f"{siobhan.name} <{siobhan.email}>"
+    question["To"] = community.list_address
+    question["Subject"] = "How do you estimate large projects?"
+    question["Message-ID"] = make_msgid(domain="example.test")
+    question.set_content("Hello all, how do you estimate large projects? We keep missing by 2x.")
+    await aiosmtplib.send(question, hostname=stack.smtp_host, port=stack.smtp_port)
+    root = await _wait(lambda: _bot_events(stack, community, 1), "the email to reach the room")
+    say(f"   the room shows: {root[-1]['content']['body']!r}")
+
+    say("\n2. Kenji answers in the room, in the thread of that message:")
+    _send_threaded(
+        stack, community, kenji.matrix.access_token, root[-1]["event_id"], "We use reference classes."
+    )
+    mails = await _wait_for_mail(stack, siobhan.email, 1)
+    relayed = mails[-1]
+    say(f"   Siobhán's inbox shows: From {relayed['From']!s}, Subject {relayed['Subject']!s}")
+    say(f"   in reply to her own mail: {relayed['In-Reply-To'] == question['Message-ID']}")
+
+    say("\n3. Siobhán replies to that email from her mail client:")
+    answer = EmailMessage()
+    answer["From"] = f"{siobhan.name} <{siobhan.email}>"
+    answer["To"] = relayed["Reply-To"]
+    answer["Subject"] = f"Re: {relayed['Subject']}"
+    answer["Message-ID"] = make_msgid(domain="example.test")
+    answer["In-Reply-To"] = relayed["Message-ID"]
+    answer["References"] = f"{relayed['References']} {relayed['Message-ID']}"
+    answer.set_content("Thanks Kenji, which classes do you use?\n\n> We use reference classes.\n")
+    await aiosmtplib.send(answer, hostname=stack.smtp_host, port=stack.smtp_port)
+    events = await _wait(lambda: _bot_events(stack, community, 2), "the reply to reach the room")
+    relation = events[-1]["content"].get("m.relates_to", {})
+    in_thread = relation.get("rel_type") == "m.thread" and relation.get("event_id") == root[-1]["event_id"]
+    say(f"   the room shows, in the same thread ({in_thread}): {events[-1]['content']['body']!r}")
+
+
+def _where_to_connect(stack: Stack, community: DemoCommunity, log_path: Path) -> None:
+    chat_users = [m.matrix.user_id for m in community.members.values() if m.matrix is not None]
+    mail_users = [m.email for m in community.members.values() if m.matrix is None]
+    say(
+        f"""
+The bridge keeps running. Try it yourself:
+  Matrix   homeserver {stack.homeserver_url}, room {community.room_alias}
+           log in as {" or ".join(chat_users)}, password {DEMO_PASSWORD}
+  Mail     IMAP {stack.imap_host}:{stack.imap_port} and SMTP {stack.smtp_host}:{stack.smtp_port}, no TLS
+           accounts {" or ".join(mail_users)}, password {stack.mail_password}
+           write to the list at {community.list_address}
+  Bridge   config {community.config_path}
+           log    {log_path}
+Press Ctrl-C to stop."""
+    )
+
+
+async def _until_interrupted(process: subprocess.Popen[bytes]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    while not stop.is_set() and process.poll() is None:
+        try:
+            await asyncio.wait_for(stop.wait(), 1)
+        except TimeoutError:
+            continue
+    if process.poll() is not None:
+        say(f"icop run exited with code {process.returncode}")
+
+
+async def _wait(probe: Any, what: str) -> Any:
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"demo: timed out waiting for {what}")
+
+
+def _bot_events(stack: Stack, community: DemoCommunity, count: int) -> list[dict[str, Any]] | None:
+    ana = community.member("ana").matrix
+    assert ana is not None
+    room = urllib.parse.quote(community.room_id)
+    request = urllib.request.Request(  # noqa: S310 (the local stack)
+        f"{stack.homeserver_url}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=50",
+        headers={"Authorization": f"Bearer {ana.access_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        chunk = json.loads(response.read())["chunk"]
+    events = [
+        e for e in reversed(chunk) if e["type"] == "m.room.message" and e["sender"] == community.bot.user_id
+    ]
+    return events if len(events) >= count else None
+
+
+def _send_threaded(stack: Stack, community: DemoCommunity, token: str, root: str, text: str) -> None:
+    content = {
+        "msgtype": "m.text",
+        "body": text,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        },
+    }
+    room = urllib.parse.quote(community.room_id)
+    txn = f"demo-{time.monotonic_ns()}"
+    request = urllib.request.Request(  # noqa: S310 (the local stack)
+        f"{stack.homeserver_url}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}",
+        data=json.dumps(content).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+        pass
+
+
+async def _wait_for_mail(stack: Stack, address: str, count: int) -> list[EmailMessage]:
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while time.monotonic() < deadline:
+        messages = await _read_mailbox(stack, address)
+        if len(messages) >= count:
+            return messages
+        await asyncio.sleep(0.3)
+    raise SystemExit(f"demo: timed out waiting for mail to {address}")
+
+
+async def _read_mailbox(stack: Stack, address: str) -> list[EmailMessage]:
+    client = aioimaplib.IMAP4(host=stack.imap_host, port=stack.imap_port, timeout=10)
+    try:
+        await client.wait_hello_from_server()
+        await client.login(address, stack.mail_password)
+        await client.select("INBOX")
+        response = await client.fetch("1:*", "(BODY.PEEK[])")
+        messages = [
+            email.message_from_bytes(bytes(line), policy=email.policy.default)
+            for line in response.lines
+            if isinstance(line, bytearray)
+        ]
+        await client.logout()
+        return [m for m in messages if isinstance(m, EmailMessage)]
+    finally:
+        if client.protocol is not None and client.protocol.transport is not None:
+            client.protocol.transport.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
