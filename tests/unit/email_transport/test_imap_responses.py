@@ -51,7 +51,7 @@ def test_search_reads_uids_and_ignores_the_status_text() -> None:
 
 
 def test_fetch_pairs_attributes_with_their_literal() -> None:
-    lines = [
+    lines: list[bytes | bytearray] = [
         b'1 FETCH (UID 11 FLAGS () INTERNALDATE "25-Nov-2026 02:57:40 +0000" BODY[] {5}',
         bytearray(b"one\r\n"),
         b")",
@@ -72,7 +72,7 @@ def test_fetch_pairs_attributes_with_their_literal() -> None:
 
 
 def test_fetch_orders_by_uid() -> None:
-    lines = [
+    lines: list[bytes | bytearray] = [
         b"2 FETCH (UID 9 BODY[] {1}",
         bytearray(b"b"),
         b")",
