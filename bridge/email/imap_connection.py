@@ -139,19 +139,20 @@ class ImapConnection:
 
     async def close(self, *, wait_for_logout: bool) -> None:
         """Log out (awaited, or just sent when ``wait_for_logout`` is False) and close the transport."""
-        if wait_for_logout and not self.lost:
-            with contextlib.suppress(Exception):
-                await self._command(self._protocol.logout(), "LOGOUT", timeout=GOODBYE_SECONDS)
-        transport = self._protocol.transport
-        if transport is None:
-            return
-        if not transport.is_closing():
-            if self._protocol.state != aioimaplib.LOGOUT:
-                self._say_goodbye()
-            transport.close()
-        # connection_lost runs on a later turn of the loop; until then the socket is not released.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._lost.wait(), 1.0)
+        try:
+            if wait_for_logout and not self.lost:
+                with contextlib.suppress(Exception):
+                    await self._command(self._protocol.logout(), "LOGOUT", timeout=GOODBYE_SECONDS)
+        finally:  # even when cancelled while waiting for the LOGOUT answer
+            transport = self._protocol.transport
+            if transport is not None and not transport.is_closing():
+                if self._protocol.state != aioimaplib.LOGOUT:
+                    self._say_goodbye()
+                transport.close()
+        if transport is not None:
+            # connection_lost runs on a later turn of the loop; until then the socket is not released.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), 1.0)
 
     # -- internals ------------------------------------------------------------------------------
 

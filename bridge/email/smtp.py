@@ -126,8 +126,8 @@ class SmtpSender:
         """Send one mail; raises ``SmtpTemporaryError`` or ``SmtpPermanentError`` when no recipient got it."""
         if not recipients:
             raise ValueError("a mail needs at least one recipient")
-        if self._closed:
-            raise RuntimeError("the SMTP sender is closed")
+        if self._closed:  # shutting down: the delivery stays queued for the next run
+            raise SmtpTemporaryError(f"{self.target}: the sender is closed")
         began = time.monotonic()
         async with self._slots:
             session: _Session | None = None

@@ -12,7 +12,7 @@ import pytest
 from bridge.config.schema import ImapConfig
 from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
-from bridge.email.inbox import ImapInbox, InboxCursor
+from bridge.email.inbox import Backoff, ImapInbox, InboxCursor
 
 from .conftest import Deliver, MemoryCursor, Recorder, RunInbox, SendMail, eventually, flags_in, message
 from .tcp_link import TcpLink
@@ -312,3 +312,22 @@ async def test_cancelling_the_task_closes_the_connection(
         await task
     # The client side is gone: the link's connection ends without the test cutting it.
     await eventually(lambda: not imap_link.open_connections, what="connection closed", timeout=2)
+
+
+async def test_stop_during_a_retry_pause_returns_at_once(
+    imap_config: Callable[..., ImapConfig],
+    run_inbox: RunInbox,
+    deliver: Deliver,
+    mail_address: Callable[..., str],
+) -> None:
+    address = mail_address("list")
+    await deliver(address, "never stored")
+    cursor, handle = MemoryCursor(), Recorder()
+    handle.fail_on["never stored"] = 1000
+    slow = Backoff(first=30, longest=60)
+    async with run_inbox(imap_config(address), cursor=cursor, handle=handle, retry=slow):
+        await eventually(lambda: len(handle.failures) == 1, what="a failure")
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 2
+    assert cursor.cursor is not None
+    assert cursor.cursor.last_uid == 0  # still before the message: it is read again next time

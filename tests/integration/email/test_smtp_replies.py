@@ -163,3 +163,12 @@ async def test_an_untrusted_certificate_is_temporary(tls: tuple[ssl.SSLContext, 
                 await sender.send(MAIL, envelope_from=SENDER, recipients=["ana@example.test"])
         finally:
             await sender.close()
+
+
+async def test_a_closed_sender_refuses_temporarily() -> None:
+    async with local_smtp() as server:
+        sender = SmtpSender(config_for(server), None)
+        await sender.send(MAIL, envelope_from=SENDER, recipients=["ana@example.test"])
+        await sender.close()
+        with pytest.raises(SmtpTemporaryError, match="closed"):
+            await sender.send(MAIL, envelope_from=SENDER, recipients=["ana@example.test"])
