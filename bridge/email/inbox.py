@@ -141,7 +141,8 @@ class ImapInbox:
         self._cursor_loaded = False
         self._failing: tuple[tuple[int, int], int] | None = None  # ((uidvalidity, uid), attempts)
         self._reconnect_attempt = 0
-        self._said_no_idle = False
+        self._outage_since: float | None = None
+        self._announced = False
 
     @property
     def target(self) -> str:
@@ -153,26 +154,16 @@ class ImapInbox:
         self._stopping.set()
 
     async def run(self) -> None:
-        outage_since: float | None = None
-        first = True
+        """Read the mailbox until ``stop()``. Server and network trouble is retried here with backoff;
+        anything else (a failing cursor store, a bug) propagates to the supervisor."""
         while not self._stopping.is_set():
             try:
                 connection = await self._connect()
             except _SESSION_ERRORS as error:
                 self.stats.connect_failures += 1
-                if outage_since is None:
-                    outage_since = time.monotonic()
-                    log.warning("%s unreachable: %s; retrying with backoff", self.target, _reason(error))
-                else:
-                    log.debug("%s still unreachable: %s", self.target, _reason(error))
+                self._trouble("%s unreachable: %s; retrying with backoff", error)
                 await self._pause_after_failure()
                 continue
-            if outage_since is not None:
-                log.info("%s back after %.1f s", self.target, time.monotonic() - outage_since)
-                outage_since = None
-            elif first:
-                log.info("%s connected", self.target)
-            first = False
             failure: BaseException | None = None
             try:
                 await self._serve(connection)
@@ -182,9 +173,32 @@ class ImapInbox:
                 self.stats.waiting_with = None
                 await connection.close(wait_for_logout=failure is None and self._stopping.is_set())
             if failure is not None and not self._stopping.is_set():
-                outage_since = time.monotonic()
-                log.warning("%s: connection lost (%s); reconnecting", self.target, _reason(failure))
+                self._trouble("%s: connection lost (%s); reconnecting", failure)
                 await self._pause_after_failure()
+
+    def _trouble(self, message: str, error: BaseException) -> None:
+        """One warning per outage; the retries during it are debug lines."""
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.warning(message, self.target, _reason(error))
+        else:
+            log.debug(message, self.target, _reason(error))
+
+    def _healthy(self, connection: ImapConnection) -> None:
+        """Called when a session is up to date and about to wait: the end of any outage."""
+        self._reconnect_attempt = 0
+        if self._outage_since is not None:
+            log.info("%s back after %.1f s", self.target, time.monotonic() - self._outage_since)
+            self._outage_since = None
+        elif not self._announced:
+            config = self._config
+            if config.idle and connection.has("IDLE"):
+                mode = "IDLE"
+            else:
+                mode = f"polling every {config.poll_interval_seconds:g} s"
+                mode += ": the server offers no IDLE" if config.idle else ""
+            log.info("%s: reading new mail (%s)", self.target, mode)
+        self._announced = True
 
     # -- one connection -------------------------------------------------------------------------
 
@@ -212,7 +226,7 @@ class ImapInbox:
                 if await self._catch_up(connection, status.uidvalidity):
                     covered = state
                 continue
-            self._reconnect_attempt = 0  # a session that got this far was healthy
+            self._healthy(connection)
             await self._wait_for_mail(connection, status.exists)
 
     async def _start_over(self, old: InboxCursor | None, uidvalidity: int) -> None:
@@ -319,11 +333,6 @@ class ImapInbox:
             if news:
                 self.stats.idle_wakeups += 1
             return
-        if self._config.idle and not self._said_no_idle:
-            self._said_no_idle = True
-            log.info(
-                "%s offers no IDLE; polling every %.0f s", self.target, self._config.poll_interval_seconds
-            )
         self.stats.waiting_with = "poll"
         await connection.wait(self._config.poll_interval_seconds, self._stopping)
         self.stats.polls += 1

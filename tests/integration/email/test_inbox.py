@@ -264,6 +264,7 @@ async def test_server_outage_then_recovery(
         await send_mail(message(address, "during the outage"))
         await imap_link.up()
         await handle.wait_for(1)
+        await eventually(lambda: inbox.stats.waiting_with == "idle", what="idle again")
 
     assert handle.subjects == ["during the outage"]
     messages = [r.getMessage() for r in caplog.records if r.name == "bridge.email.inbox"]
@@ -331,3 +332,18 @@ async def test_stop_during_a_retry_pause_returns_at_once(
     assert time.monotonic() - stopping < 2
     assert cursor.cursor is not None
     assert cursor.cursor.last_uid == 0  # still before the message: it is read again next time
+
+
+async def test_a_missing_mailbox_is_reported_once_and_retried(
+    imap_config: Callable[..., ImapConfig],
+    run_inbox: RunInbox,
+    mail_address: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.email.inbox")
+    config = imap_config(mail_address("list"), mailbox="Lists")  # not created yet
+    async with run_inbox(config, cursor=MemoryCursor(), handle=Recorder()) as inbox:
+        await eventually(lambda: inbox.stats.connect_failures >= 3, what="three attempts")
+    lines = [r.getMessage() for r in caplog.records if r.name == "bridge.email.inbox"]
+    assert len(lines) == 1, lines
+    assert "'Lists' cannot be selected" in lines[0]
