@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from aiohttp import web
+
 from bridge import __version__
 from bridge.config import LoadedConfig
 from bridge.logs import SecretRedactor
+from bridge.relay.service import RelayService
 from bridge.store.database import Database, redact
 from bridge.store.migrations import upgrade
 from bridge.supervisor import Supervisor
@@ -63,6 +66,8 @@ class Component(Protocol):
 
     def loops(self) -> Mapping[str, Callable[[], Awaitable[None]]]: ...
 
+    def web_routes(self) -> list[web.RouteDef]: ...
+
 
 @dataclass
 class Bridge:
@@ -89,9 +94,13 @@ class Bridge:
         if before != after:
             log.info("database schema upgraded from %d to %d", before, after)
         log.info("store ready", extra={"database": redact(database.url), "schema": after})
-        await self.web.start()
+        if not self.components:
+            self.components.append(RelayService(self.loaded, database, self.redactor))
         for component in self.components:
             await component.start()
+            self.web.add_routes(component.web_routes())
+        await self.web.start()
+        for component in self.components:
             for name, loop in component.loops().items():
                 self.supervisor.spawn(f"{component.name}.{name}", loop)
         log.info(

@@ -51,8 +51,8 @@ async def check(loaded: LoadedConfig, *, online: bool) -> int:
 def run(loaded: LoadedConfig, *, log_level: str | None) -> int:
     """``icop run``: the daemon, until SIGTERM/SIGINT."""
     config = loaded.config
-    configure_logging(log_level or config.logging.level, config.logging.format)
-    bridge = Bridge(loaded)
+    redactor = configure_logging(log_level or config.logging.level, config.logging.format)
+    bridge = Bridge(loaded, redactor=redactor)
     try:
         asyncio.run(serve(bridge))
     except SchemaTooNewError as error:

@@ -9,9 +9,10 @@ cannot be recalled; the archive shows the post as deleted). Every version is kep
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 
-from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState
+from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState, InboundMessage
 from bridge.matrix.events import (
     MatrixEdit,
     MatrixEvent,
@@ -37,8 +38,10 @@ class MatrixInbound:
         ingestor: Ingestor,
         rooms: Callable[[], Mapping[str, CommunityContext]],
         *,
+        download: Callable[[str], Awaitable[tuple[bytes, str]]] | None = None,
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
+        self.download = download  # mxc:// → bytes, so email readers get the file itself
         self.store = store
         self.ingestor = ingestor
         self.rooms = rooms  # room id → community, read at each batch (rooms resolve at start)
@@ -54,7 +57,8 @@ class MatrixInbound:
 
     async def handle_event(self, community: CommunityContext, event: MatrixEvent) -> None:
         if isinstance(event, MatrixMessage):
-            await self.ingestor.ingest(community, event.message, raw=None)
+            message = await self._with_files(community, event.message)
+            await self.ingestor.ingest(community, message, raw=None)
         elif isinstance(event, MatrixEdit):
             await self._edit(community, event)
         elif isinstance(event, MatrixRedaction):
@@ -67,6 +71,27 @@ class MatrixInbound:
                 event.reason.value,
                 extra={"event": event.event_id, "community": community.slug, "detail": event.detail},
             )
+
+    async def _with_files(self, community: CommunityContext, message: InboundMessage) -> InboundMessage:
+        """Fetch the media of a file message up to the community's size limit; larger files stay links.
+
+        A download that fails raises, so the sync batch is handled again later instead of losing the file.
+        """
+        if self.download is None or not message.attachments:
+            return message
+        limit = community.config.max_attachment_bytes
+        files = []
+        for attachment in message.attachments:
+            if attachment.data is None and attachment.url and attachment.size <= limit:
+                data, content_type = await self.download(attachment.url)
+                attachment = replace(
+                    attachment,
+                    data=data,
+                    size=len(data),
+                    content_type=attachment.content_type or content_type,
+                )
+            files.append(attachment)
+        return replace(message, attachments=tuple(files))
 
     async def _edit(self, community: CommunityContext, edit: MatrixEdit) -> None:
         posts = self.store.posts
@@ -118,6 +143,7 @@ class MatrixInbound:
         found = await self.store.posts.by_event_ids(community.id, [redaction.redacted_event_id])
         ref = found.get(redaction.redacted_event_id)
         if ref is None:
+            await self.store.reactions.remove(redaction.redacted_event_id)  # a withdrawn reaction
             return
         if await self.store.posts.delete(ref.post_id, now=self.ingestor.clock()):
             log.info(

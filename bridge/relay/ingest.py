@@ -144,7 +144,7 @@ class Ingestor:
             extra={
                 "community": community.slug,
                 "post": result.post_id,
-                "thread": result.thread_id,
+                "thread_id": result.thread_id,
                 "from": message.channel.value,
                 "rule": choice.reason.value,
                 "deliveries": len(deliveries),

@@ -94,33 +94,41 @@ class DeliveryWorker:
         if not entries:
             return 0
         by_room: dict[str, list[OutboxEntry]] = defaultdict(list)
-        mail: list[OutboxEntry] = []
+        mail: dict[tuple[str, ...], list[OutboxEntry]] = defaultdict(list)
         for entry in entries:
-            (by_room[entry.recipient] if entry.channel is Channel.MATRIX else mail).append(entry)
-        async with asyncio.TaskGroup() as group:
+            if entry.channel is Channel.MATRIX:
+                by_room[entry.recipient].append(entry)
+            else:
+                # The rows of one burst for one recipient are one mail; any other row is its own.
+                key = (entry.batch_key, entry.recipient) if entry.batch_key else (str(entry.id),)
+                mail[key].append(entry)
+        async with asyncio.TaskGroup() as tasks:
             for room_entries in by_room.values():
-                group.create_task(self._in_order(room_entries))
-            for entry in mail:
-                group.create_task(self._with_slot(entry))
+                tasks.create_task(self._in_order(room_entries))
+            for burst in mail.values():
+                tasks.create_task(self._with_slot(burst))
         return len(entries)
 
     async def _in_order(self, entries: list[OutboxEntry]) -> None:
         for entry in entries:
-            await self._deliver(entry)
+            await self._deliver([entry])
 
-    async def _with_slot(self, entry: OutboxEntry) -> None:
+    async def _with_slot(self, entries: list[OutboxEntry]) -> None:
         async with self.email_slots:
-            await self._deliver(entry)
+            await self._deliver(entries)
 
-    async def _deliver(self, entry: OutboxEntry) -> None:
+    async def _deliver(self, claimed: list[OutboxEntry]) -> None:
+        entry = claimed[0]
         courier = self.couriers.get(entry.channel)
-        group = [entry]
+        group = claimed
         try:
             if courier is None:
                 raise PermanentDeliveryError(f"no courier for channel {entry.channel}")
             if entry.batch_key:
                 lease = timedelta(seconds=self.lease_seconds)
-                group = await self.batches.claim_rest(entry, self.worker_id, self.clock(), lease)
+                rest = await self.batches.claim_rest(entry, self.worker_id, self.clock(), lease)
+                known = {e.id for e in claimed}
+                group = sorted([*claimed, *(e for e in rest if e.id not in known)], key=lambda e: e.post_id)
             remote_id = await courier.deliver(group)
         except TemporaryDeliveryError as error:
             await self._failed(group, str(error), permanent=False)

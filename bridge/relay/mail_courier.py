@@ -1,0 +1,188 @@
+"""Deliver posts by email to one member: list headers, a signed reply address, threading ids, VERP.
+
+One mail per recipient, because the reply address is signed for that member and thread and the return
+path names them (a bounce says who without parsing it). The Message-ID derives from the post id, so
+every recipient's copy carries the same id and a retry after a crash is recognised by mail clients.
+An edit mails a short correction in the same thread; a burst under the batched policy is one mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+from bridge.core.message_ids import post_message_id
+from bridge.core.model import DeliveryKind, PostState
+from bridge.core.tokens import reply_address, sign_link_token, sign_reply_token
+from bridge.email.addresses import verp_address
+from bridge.email.outbound import (
+    BatchEntry,
+    ListMail,
+    OutgoingBatch,
+    OutgoingEdit,
+    OutgoingPost,
+    as_smtp_bytes,
+    compose_batch_mail,
+    compose_edit_mail,
+    compose_post_mail,
+)
+from bridge.email.smtp import SmtpPermanentError, SmtpSender, SmtpTemporaryError
+from bridge.relay.community import CommunityContext
+from bridge.relay.conversation import Conversation, conversation_of, email_id
+from bridge.relay.worker import PermanentDeliveryError, TemporaryDeliveryError
+from bridge.rendering import Renderer
+from bridge.store import OutboxEntry, PostRecord, Store
+
+UNSUBSCRIBE_PURPOSE = "unsubscribe"
+UNSUBSCRIBE_VALIDITY = timedelta(days=365)
+
+
+def unsubscribe_url(base_url: str, key: bytes, membership_id: int, now: datetime) -> str:
+    expires = (now + UNSUBSCRIBE_VALIDITY).replace(microsecond=0)
+    token = sign_link_token(key, UNSUBSCRIBE_PURPOSE, str(membership_id), expires)
+    return f"{base_url}/unsubscribe/{token}"
+
+
+class MailCourier:
+    def __init__(
+        self,
+        store: Store,
+        smtp: SmtpSender,
+        communities: Callable[[], Mapping[int, CommunityContext]],
+        signing_key: bytes,
+        base_url: str,
+        *,
+        renderer: Renderer | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.renderer = renderer or Renderer()
+        self.store = store
+        self.smtp = smtp
+        self.communities = communities
+        self.signing_key = signing_key
+        self.base_url = base_url
+        self.clock = clock
+
+    async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None:
+        posts = [await self._live_post(entry) for entry in entries]
+        live = [(entry, post) for entry, post in zip(entries, posts, strict=True) if post is not None]
+        if not live:
+            raise PermanentDeliveryError("the post was deleted before it was mailed")
+        entry, first = live[0]
+        community = self.communities().get(first.community_id)
+        if community is None:
+            raise PermanentDeliveryError(f"community {first.community_id} is no longer configured")
+        conversation = await conversation_of(self.store, first)
+        if len(live) > 1:
+            message, message_id = await self._batch(
+                community, entry, [post for _, post in live], conversation
+            )
+        elif entry.kind is DeliveryKind.EDIT:
+            message, message_id = self._edit(community, entry, first, conversation)
+        else:
+            message, message_id = await self._post(community, entry, first, conversation)
+        try:
+            await self.smtp.send(
+                as_smtp_bytes(message),
+                envelope_from=verp_address(community.config.list_address, entry.recipient),
+                recipients=[entry.recipient],
+            )
+        except SmtpPermanentError as error:
+            raise PermanentDeliveryError(str(error)) from error
+        except SmtpTemporaryError as error:
+            raise TemporaryDeliveryError(str(error)) from error
+        return message_id
+
+    async def _live_post(self, entry: OutboxEntry) -> PostRecord | None:
+        post = await self.store.posts.get(entry.post_id)
+        return post if post is not None and post.state is PostState.VISIBLE else None
+
+    def _envelope(
+        self, community: CommunityContext, entry: OutboxEntry, conversation: Conversation, message_id: str
+    ) -> dict[str, object]:
+        """The fields every list mail to this member in this thread shares."""
+        now = self.clock()
+        membership = entry.membership_id or 0
+        token = sign_reply_token(self.signing_key, membership, conversation.post.thread_id)
+        domain = community.domain
+        parent = conversation.parent
+        local, _, _ = community.config.list_address.partition("@")
+        return {
+            "community": community.identity,
+            "recipient": entry.recipient,
+            "subject": conversation.root.subject or "",
+            "is_reply": not conversation.is_root,
+            "message_id": message_id,
+            "reply_to": reply_address(community.config.list_address, token),
+            "unsubscribe_url": unsubscribe_url(self.base_url, self.signing_key, membership, now),
+            "unsubscribe_mailto": f"mailto:{local}+unsubscribe@{domain}?subject=unsubscribe",
+            "in_reply_to": email_id(parent, domain) if parent else None,
+            "references": conversation.references(domain),
+            "date": now,
+        }
+
+    async def _post(
+        self, community: CommunityContext, entry: OutboxEntry, post: PostRecord, conversation: Conversation
+    ) -> tuple[EmailMessage, str]:
+        message_id = email_id(post, community.domain)
+        fields = self._envelope(community, entry, conversation, message_id)
+        mail = OutgoingPost(
+            **fields,  # type: ignore[arg-type]
+            author_name=post.author_name,
+            author_channel=post.origin_channel,
+            text=post.text,
+            html=post.html,
+            attachments=tuple(await self.store.posts.attachments(post.id)),
+        )
+        return compose_post_mail(mail, renderer=self.renderer), message_id
+
+    def _edit(
+        self, community: CommunityContext, entry: OutboxEntry, post: PostRecord, conversation: Conversation
+    ) -> tuple[EmailMessage, str]:
+        message_id = post_message_id(post.id, community.domain, kind="edit", revision=entry.revision)
+        fields = self._envelope(community, entry, conversation, message_id)
+        # The correction answers the post it corrects.
+        fields["in_reply_to"] = email_id(post, community.domain)
+        fields["references"] = (*conversation.references(community.domain), email_id(post, community.domain))
+        fields["is_reply"] = True
+        mail = OutgoingEdit(
+            **fields,  # type: ignore[arg-type]
+            author_name=post.author_name,
+            author_channel=post.origin_channel,
+            text=post.text,
+            html=post.html,
+        )
+        return compose_edit_mail(mail, renderer=self.renderer), message_id
+
+    async def _batch(
+        self,
+        community: CommunityContext,
+        entry: OutboxEntry,
+        posts: list[PostRecord],
+        conversation: Conversation,
+    ) -> tuple[EmailMessage, str]:
+        message_id = post_message_id(posts[0].id, community.domain, kind="batch", revision=len(posts))
+        fields = self._envelope(community, entry, conversation, message_id)
+        entries = []
+        for post in posts:
+            entries.append(
+                BatchEntry(
+                    author_name=post.author_name,
+                    sent_at=post.created_at,
+                    text=post.text,
+                    html=post.html,
+                    attachments=tuple(await self.store.posts.attachments(post.id)),
+                    author_channel=post.origin_channel,
+                )
+            )
+        member = await self.store.communities.membership(entry.membership_id) if entry.membership_id else None
+        zone = community.config.time_zone
+        if member is not None:
+            person = await self.store.communities.person_by_email(entry.recipient)
+            zone = (person.time_zone if person else None) or zone
+        mail = OutgoingBatch(**fields, entries=tuple(entries), time_zone=zone)  # type: ignore[arg-type]
+        return compose_batch_mail(mail, renderer=self.renderer), message_id
+
+
+__all__ = ["ListMail", "MailCourier", "unsubscribe_url"]

@@ -1,0 +1,242 @@
+"""The relay as one daemon component: builds the adapters from config and hands their loops to the
+supervisor.
+
+Three loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
+(waits until every room id is known, so no mail is routed without its room, then reads the mailbox
+forever) and the delivery worker. Each is restarted with backoff by the supervisor when it fails, so a
+homeserver or mail server that is down at start delays the bridge; it does not stop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+from aiohttp import web
+
+from bridge.config import LoadedConfig
+from bridge.config.secrets import SecretRef
+from bridge.core.loop_guard import ORIGIN_MARKER_KEY
+from bridge.core.model import Channel, DeliveryMode, Role, RosterMember
+from bridge.email.inbox import ImapInbox
+from bridge.email.smtp import SmtpSender
+from bridge.logs import SecretRedactor
+from bridge.matrix.sender import MatrixSender
+from bridge.matrix.session import MatrixError, MatrixSession
+from bridge.matrix.sync import SyncLoop
+from bridge.relay.community import CommunityContext
+from bridge.relay.from_email import MailInbound
+from bridge.relay.from_matrix import MatrixInbound
+from bridge.relay.ingest import Ingestor
+from bridge.relay.keys import signing_key
+from bridge.relay.mail_courier import MailCourier
+from bridge.relay.matrix_courier import MatrixCourier
+from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince
+from bridge.relay.worker import Courier, DeliveryWorker
+from bridge.rendering import Renderer
+from bridge.store import Database, OutboxEntry, RetryPolicy, Store
+from bridge.web.unsubscribe import UnsubscribePages
+
+log = logging.getLogger(__name__)
+
+
+class RelayService:
+    """Matrix ⇄ email for every configured community."""
+
+    name = "relay"
+
+    def __init__(
+        self, loaded: LoadedConfig, database: Database, redactor: SecretRedactor | None = None
+    ) -> None:
+        self.loaded = loaded
+        config = loaded.config
+        outbox = config.outbox
+        self.store = Store(
+            database,
+            retry_policy=RetryPolicy(
+                max_attempts=outbox.max_attempts,
+                base=timedelta(seconds=outbox.backoff_base_seconds),
+                cap=timedelta(seconds=outbox.backoff_max_seconds),
+                jitter=0.2,
+            ),
+        )
+        self.redactor = redactor
+        self.communities: dict[int, CommunityContext] = {}
+        self.rooms_ready = asyncio.Event()
+        self.session: MatrixSession | None = None
+        self.smtp: SmtpSender | None = None
+        self.inbox: ImapInbox | None = None
+        self.worker: DeliveryWorker | None = None
+        self.ingestor: Ingestor | None = None
+        self.signing_key: bytes | None = None
+
+    # -- secrets -----------------------------------------------------------------------------
+    def _read(self, ref: SecretRef | None) -> str | None:
+        if ref is None:
+            return None
+        value = ref.read()
+        if self.redactor is not None:
+            self.redactor.add(value)
+        return value
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        loaded, config = self.loaded, self.loaded.config
+        for community in config.community:
+            roster = [
+                RosterMember(
+                    name=m.name,
+                    email=m.email,
+                    role=Role(m.role),
+                    matrix=m.matrix,
+                    time_zone=m.time_zone,
+                    delivery=DeliveryMode(m.delivery),
+                )
+                for m in community.member
+            ]
+            sync = await self.store.communities.sync_community(
+                slug=community.slug,
+                name=community.name,
+                list_address=community.list_address,
+                room=community.room,
+                time_zone=community.time_zone,
+                roster=roster,
+            )
+            if community.room.startswith("!"):
+                await self.store.communities.set_room_id(sync.community_id, community.room)
+            log.info(
+                "community ready",
+                extra={"community": community.slug, "added": sync.added, "updated": sync.updated},
+            )
+        await self._refresh_communities()
+        self.signing_key = key = await signing_key(loaded, self.store.settings)
+        if self.redactor is not None:
+            self.redactor.add(key.decode(errors="replace"))
+        matrix = config.matrix
+        self.session = MatrixSession(
+            matrix,
+            access_token=self._read(loaded.secret(matrix.access_token_env, matrix.access_token_file)),
+            password=self._read(loaded.secret(matrix.password_env, matrix.password_file)),
+        )
+        smtp = config.mail.smtp
+        self.smtp = SmtpSender(smtp, self._read(loaded.secret(smtp.password_env, smtp.password_file)))
+        couriers: dict[Channel, Courier] = {
+            Channel.MATRIX: MatrixCourier(self.store, MatrixSender(self.session), self._by_id),
+            Channel.EMAIL: MailCourier(self.store, self.smtp, self._by_id, key, config.base_url),
+        }
+        self.worker = DeliveryWorker(
+            self.store,
+            couriers,
+            f"{socket.gethostname()}:{os.getpid()}",
+            email_concurrency=max(2, smtp.connections * 2),
+            on_dead=self._tell_conveners,
+        )
+        self.ingestor = Ingestor(self.store, key, on_queued=self.worker.wake)
+        imap = config.mail.imap
+        self.inbox = ImapInbox(
+            imap,
+            self._read(loaded.secret(imap.password_env, imap.password_file)) or "",
+            cursor=StoredInboxCursor(self.store.cursors, f"imap:{imap.user}@{imap.host}/{imap.mailbox}"),
+            handle=MailInbound(self.store, self.ingestor, self._by_slug).handle,
+        )
+
+    async def stop(self) -> None:
+        if self.inbox is not None:
+            self.inbox.stop()
+        if self.smtp is not None:
+            await self.smtp.close()
+        if self.session is not None:
+            await self.session.close()
+
+    def web_routes(self) -> list[web.RouteDef]:
+        assert self.signing_key is not None
+        return UnsubscribePages(self.store, self.signing_key, Renderer()).routes()
+
+    def loops(self) -> Mapping[str, Callable[[], Awaitable[None]]]:
+        return {"matrix": self._matrix_loop, "mailbox": self._mailbox_loop, "outbox": self._outbox_loop}
+
+    # -- loops -------------------------------------------------------------------------------
+    async def _matrix_loop(self) -> None:
+        assert self.session is not None
+        assert self.ingestor is not None
+        session = self.session
+        await session.login(StoredMatrixLogin(self.store.settings))
+        for context in list(self.communities.values()):
+            try:
+                room_id = await session.resolve_room(context.config.room)
+            except MatrixError:
+                if context.room_id is None:
+                    raise
+                room_id = context.room_id  # known from an earlier run; the alias may be briefly broken
+            if room_id != context.room_id:
+                await self.store.communities.set_room_id(context.id, room_id)
+        await self._refresh_communities()
+        room_ids = {c.room_id for c in self.communities.values() if c.room_id}
+        waiting = await session.ensure_joined(room_ids)
+        for room_id in waiting:
+            log.warning("not in room %s yet: invite %s to it", room_id, session.user_id)
+        self.rooms_ready.set()
+        inbound = MatrixInbound(
+            self.store, self.ingestor, self._by_room, download=session.download, on_queued=self._wake
+        )
+        since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
+        await SyncLoop(
+            session,
+            load_since=since.load,
+            save_since=since.save,
+            handle=inbound.handle,
+            rooms=room_ids,
+            timeout_ms=int(self.loaded.config.matrix.sync_timeout_seconds * 1000),
+            community_slugs={c.room_id: c.slug for c in self.communities.values() if c.room_id},
+        ).run()
+
+    async def _mailbox_loop(self) -> None:
+        assert self.inbox is not None
+        await self.rooms_ready.wait()
+        await self.inbox.run()
+
+    async def _outbox_loop(self) -> None:
+        assert self.worker is not None
+        await self.worker.run()
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    async def _refresh_communities(self) -> None:
+        configs = {c.slug: c for c in self.loaded.config.community}
+        records = await self.store.communities.all()
+        self.communities = {r.id: CommunityContext(configs[r.slug], r) for r in records if r.slug in configs}
+
+    def _by_id(self) -> Mapping[int, CommunityContext]:
+        return self.communities
+
+    def _by_slug(self) -> Mapping[str, CommunityContext]:
+        return {c.slug: c for c in self.communities.values()}
+
+    def _by_room(self) -> Mapping[str, CommunityContext]:
+        return {c.room_id: c for c in self.communities.values() if c.room_id}
+
+    async def _tell_conveners(self, entry: OutboxEntry, error: str) -> None:
+        """A dead delivery is shown in the community's room as a notice (and is in the log already)."""
+        post = await self.store.posts.get(entry.post_id)
+        context = self.communities.get(post.community_id) if post else None
+        if context is None or context.room_id is None or self.session is None:
+            return
+        body = (
+            f"icop-bridge could not deliver post {entry.post_id} to {entry.recipient} "
+            f"after {entry.attempts} attempts: {error}. A convener can send it again with "
+            f"`icop outbox retry {entry.id}`."
+        )
+        content = {"msgtype": "m.notice", "body": body, ORIGIN_MARKER_KEY: {"notice": "dead"}}
+        try:
+            await MatrixSender(self.session).send(
+                context.room_id, content, f"icop.dead.{entry.id}.{entry.attempts}"
+            )
+        except MatrixError as notice_error:
+            log.warning("could not post the dead-delivery notice: %s", notice_error)
