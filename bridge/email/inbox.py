@@ -58,6 +58,8 @@ class InboxCursor:
 
 @dataclass(frozen=True, slots=True)
 class FetchedMail:
+    """One message as the server holds it: the raw bytes for the parser, UID and date for the logs."""
+
     uid: int
     uidvalidity: int
     raw: bytes
