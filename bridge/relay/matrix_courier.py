@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from bridge.core.message_ids import matrix_txn_id
 from bridge.core.model import Attachment, PostState
+from bridge.formatting.pills import names_to_pills
 from bridge.matrix.sender import MatrixSender
 from bridge.matrix.session import MatrixPermanentError, MatrixTemporaryError
 from bridge.matrix.to_matrix import attachment_content, post_content
@@ -50,12 +51,13 @@ class MatrixCourier:
                 raise TemporaryDeliveryError("the thread's first post has not reached the room yet")
             parent = conversation.parent
             reply_to = parent.matrix_event_id if parent and parent.matrix_event_id else thread_root
+        html = await self._with_pills(post.community_id, post.html, post.text)
         marker = {"post": post.id, "community": post.community_id}
         profile = f"icop-{post.author_id}" if post.author_id else None
         content = post_content(
             post.author_name,
             post.text,
-            post.html,
+            html,
             thread_root=thread_root,
             reply_to=reply_to,
             subject=post.subject if conversation.is_root else None,
@@ -75,6 +77,19 @@ class MatrixCourier:
         except MatrixTemporaryError as error:
             raise TemporaryDeliveryError(str(error)) from error
         return event_id
+
+    async def _with_pills(self, community_id: int, html: str | None, text: str) -> str | None:
+        """``@Full Name`` of a member who chats becomes a mention pill (only names no two members share)."""
+        if "@" not in (html or text):
+            return html
+        names: dict[str, str] = {}
+        for member in await self.store.communities.recipients(community_id):
+            if member.matrix_id:
+                person = await self.store.communities.person_by_matrix_id(member.matrix_id)
+                if person is not None:
+                    names[person.display_name] = member.matrix_id
+        pilled = names_to_pills(html or text, names) if names else None
+        return pilled if pilled and "matrix.to" in pilled else html
 
     async def _send_file(
         self,

@@ -172,3 +172,15 @@ async def test_mail_without_message_id_is_relayed_once(
     bridge.start()  # the mailbox is read again from the saved cursor: still one post
     await asyncio.sleep(4)
     assert len(bridge.bot_events()) == 1
+
+
+async def test_member_names_in_mail_become_mentions_in_the_room(
+    bridge_factory: BridgeFactory, send_mail: SendMail
+) -> None:
+    bridge = await bridge_factory()
+    kenji = bridge.community.member("kenji").matrix
+    assert kenji is not None
+    await send_mail(mail_from(bridge, "priya", "Question", "@Kenji Watanabe could you share your sheet?"))
+    [event] = await bridge.wait_for_bot_events(1)
+    assert f'href="https://matrix.to/#/{kenji.user_id}"' in event["content"]["formatted_body"]
+    assert event["content"]["m.mentions"] == {"user_ids": [kenji.user_id]}
