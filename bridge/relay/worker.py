@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,22 @@ async def _nobody_told(entry: OutboxEntry, error: str) -> None:
     return None
 
 
+def _on_host(worker_id: str, host: str) -> bool:
+    worker_host, _, pid = worker_id.rpartition(":")
+    return worker_host == host and pid.isdigit()
+
+
+def _process_alive(worker_id: str) -> bool:
+    pid = int(worker_id.rpartition(":")[2])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -74,11 +91,29 @@ class DeliveryWorker:
         self.sent = 0
         self.failed = 0
 
+    async def release_dead_local_workers(self) -> int:
+        """Give back rows claimed by earlier processes on this host that are gone (a kill -9, a crash).
+
+        Their leases would expire anyway; releasing them at start delivers them now instead of
+        minutes later. Workers on other hosts (several daemons on one PostgreSQL) keep their leases.
+        """
+        host, _, _ = self.worker_id.rpartition(":")
+        dead = [
+            worker
+            for worker in await self.store.outbox.claimants()
+            if worker != self.worker_id and _on_host(worker, host) and not _process_alive(worker)
+        ]
+        released = await self.store.outbox.release(dead) if dead else 0
+        if released:
+            log.info("released %d deliveries claimed by stopped workers %s", released, ", ".join(dead))
+        return released
+
     def wake(self) -> None:
         """Look for due rows now (called by ingest after it queued deliveries)."""
         self._wake.set()
 
     async def run(self) -> None:
+        await self.release_dead_local_workers()
         while True:
             self._wake.clear()
             handled = await self.run_once()
@@ -138,10 +173,17 @@ class DeliveryWorker:
             log.exception("delivery %d crashed", entry.id, extra={"delivery": entry.id})
             await self._failed(group, f"{type(error).__name__}: {error}", permanent=False)
         else:
-            for done in group:
-                await self.store.outbox.mark_sent(
-                    done.id, remote_id, worker_id=self.worker_id, now=self.clock()
-                )
+            try:
+                for index, done in enumerate(group):
+                    # A burst is one mail: its Message-ID names the burst's first post only.
+                    await self.store.outbox.mark_sent(
+                        done.id, remote_id if index == 0 else None, worker_id=self.worker_id, now=self.clock()
+                    )
+            except Exception:
+                # Delivered but not recorded: the lease expires and the row is sent again, which the
+                # other side recognises by its Message-ID / transaction id (at-least-once, DESIGN §3).
+                log.exception("delivery %d was sent but could not be recorded", entry.id)
+                return
             self.sent += len(group)
 
     async def _failed(self, group: list[OutboxEntry], error: str, *, permanent: bool) -> None:

@@ -209,6 +209,27 @@ class Outbox:
                 .update(state=DeliveryState.CANCELLED)
             )
 
+    async def claimants(self) -> set[str]:
+        """The workers holding rows in ``sending`` now (live ones, and any that died holding them)."""
+        async with self._db.session() as conn:
+            rows = await (
+                Delivery.filter(state=DeliveryState.SENDING)
+                .using_db(conn)
+                .distinct()
+                .values_list("claimed_by", flat=True)
+            )
+        return {str(worker) for worker in rows if worker}
+
+    async def release(self, worker_ids: Iterable[str]) -> int:
+        """Hand the rows of workers known to be dead back to the queue, due now, without waiting for
+        their leases (the claim already counted as an attempt)."""
+        async with self._db.session() as conn:
+            return (
+                await Delivery.filter(state=DeliveryState.SENDING, claimed_by__in=builtins.list(worker_ids))
+                .using_db(conn)
+                .update(state=DeliveryState.PENDING, claimed_by=None, claimed_until=None)
+            )
+
     async def counts(self) -> dict[DeliveryState, int]:
         """Rows per state, every state present (zero when none)."""
         counts = dict.fromkeys(DeliveryState, 0)

@@ -1,0 +1,109 @@
+"""The delivery worker on both stores: outcomes per courier answer, crash recovery, bursts as one mail."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bridge.core.model import Channel, DeliveryState
+from bridge.relay.ingest import Ingestor
+from bridge.relay.worker import DeliveryWorker, PermanentDeliveryError, TemporaryDeliveryError
+from bridge.store import Database, OutboxEntry, Store
+from tests.relay.test_ingest import KEY, NOW, chat, community, mail
+
+
+class RecordingCourier:
+    """Answers as told and records what it was given (our own interface, not a protocol boundary)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.calls: list[list[int]] = []
+
+    async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None:
+        self.calls.append([e.id for e in entries])
+        if self.error is not None:
+            raise self.error
+        return f"remote-{entries[0].id}"
+
+
+@pytest.fixture
+def store(database: Database) -> Store:
+    return Store(database)
+
+
+def worker(store: Store, matrix: RecordingCourier, email: RecordingCourier, **kw: object) -> DeliveryWorker:
+    return DeliveryWorker(
+        store,
+        {Channel.MATRIX: matrix, Channel.EMAIL: email},
+        f"{socket.gethostname()}:1",
+        clock=lambda: NOW + timedelta(seconds=1),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_sent_failed_and_dead(store: Store) -> None:
+    ctx = await community(store)
+    outcome = await Ingestor(store, KEY, clock=lambda: NOW).ingest(ctx, mail("m@x", "ana@example.org", "hi"))
+    assert outcome.post_id is not None
+    dead: list[int] = []
+
+    async def told(entry: OutboxEntry, error: str) -> None:
+        dead.append(entry.id)
+
+    matrix = RecordingCourier()
+    email = RecordingCourier(PermanentDeliveryError("550 no such user"))
+    assert await worker(store, matrix, email, on_dead=told).run_once() == 3
+    states = {(e.channel, e.state) for e in await store.outbox.for_post(outcome.post_id)}
+    assert states == {(Channel.MATRIX, DeliveryState.SENT), (Channel.EMAIL, DeliveryState.DEAD)}
+    assert len(dead) == 2  # both mail rows parked, the convener told for each
+    post = await store.posts.get(outcome.post_id)
+    assert post is not None
+    assert post.matrix_event_id == f"remote-{matrix.calls[0][0]}"
+
+
+async def test_temporary_failure_is_retried_later(store: Store) -> None:
+    ctx = await community(store)
+    outcome = await Ingestor(store, KEY, clock=lambda: NOW).ingest(ctx, mail("m@x", "ana@example.org", "hi"))
+    assert outcome.post_id is not None
+    failing = worker(store, RecordingCourier(TemporaryDeliveryError("down")), RecordingCourier())
+    await failing.run_once()
+    rows = await store.outbox.for_post(outcome.post_id)
+    matrix_row = next(r for r in rows if r.channel is Channel.MATRIX)
+    assert matrix_row.state is DeliveryState.PENDING
+    assert matrix_row.last_error == "down"
+    assert matrix_row.next_attempt_at > NOW + timedelta(seconds=1)
+
+
+async def test_rows_of_a_dead_local_worker_are_released_at_start(store: Store) -> None:
+    ctx = await community(store)
+    outcome = await Ingestor(store, KEY, clock=lambda: NOW).ingest(ctx, mail("m@x", "ana@example.org", "hi"))
+    assert outcome.post_id is not None
+    gone = f"{socket.gethostname()}:999999999"  # no such pid
+    elsewhere = "other-host:4242"
+    claimed = await store.outbox.claim_due(gone, NOW, limit=2, lease_seconds=300)
+    await store.outbox.claim_due(elsewhere, NOW, limit=1, lease_seconds=300)
+    assert len(claimed) == 2
+    released = await worker(store, RecordingCourier(), RecordingCourier()).release_dead_local_workers()
+    assert released == 2  # the other host's claim keeps its lease
+    assert await store.outbox.claimants() == {elsewhere}
+
+
+async def test_a_burst_for_one_recipient_is_one_delivery(store: Store) -> None:
+    ctx = await community(store, relay_policy="batched", batch_quiet_seconds=1, batch_max_delay_seconds=60)
+    ingestor = Ingestor(store, KEY, clock=lambda: NOW)
+    for n in range(3):
+        await ingestor.ingest(ctx, chat(f"$e{n}", "@ana:localhost", f"message {n}"))
+    email = RecordingCourier()
+    later = DeliveryWorker(
+        store,
+        {Channel.MATRIX: RecordingCourier(), Channel.EMAIL: email},
+        "h:1",
+        clock=lambda: datetime(2026, 11, 2, 9, 1, tzinfo=UTC),
+    )
+    await later.run_once()
+    recipients = len(email.calls)
+    assert recipients == 2  # Kenji and Siobhán each get one mail
+    assert all(len(call) == 3 for call in email.calls)
