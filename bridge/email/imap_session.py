@@ -13,6 +13,7 @@ import ssl
 import aioimaplib
 
 from bridge.config.schema import ImapConfig
+from bridge.email.imap_responses import mailbox_name
 
 
 class ImapSessionError(RuntimeError):
@@ -42,7 +43,7 @@ async def open_imap(
         response = await client.login(imap.user, password)
         if response.result != "OK":
             raise ImapSessionError(f"login as {imap.user} refused by {imap.host}")
-        response = await client.select(imap.mailbox)
+        response = await client.select(mailbox_name(imap.mailbox))
         if response.result != "OK":
             raise ImapSessionError(f"mailbox {imap.mailbox!r} cannot be selected on {imap.host}")
     except BaseException:
