@@ -386,3 +386,57 @@ class Setting(Model):
     class Meta:
         app = APP_LABEL
         table = "setting"
+
+
+class ModerationDecision(Model):
+    """A convener's decision on a held post: what, by whom, when and why (a reason is mailed back)."""
+
+    id = fields.IntField(primary_key=True)
+    post: fields.OneToOneRelation[Post] = fields.OneToOneField(
+        "store.Post", related_name=False, on_delete=fields.CASCADE
+    )
+    post_id: int
+    decision = fields.CharField(max_length=16)  # approved | rejected | banned
+    reason = fields.TextField(null=True)
+    decided_by = fields.CharField(max_length=ADDRESS_LENGTH)  # a Matrix id, or "cli"
+    decided_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "moderation_decision"
+
+
+class SenderBan(Model):
+    """An address (email or Matrix id) whose posts a community refuses: stored as rejected, never relayed."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    address = fields.CharField(max_length=ADDRESS_LENGTH)
+    reason = fields.TextField(null=True)
+    banned_by = fields.CharField(max_length=ADDRESS_LENGTH)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "sender_ban"
+        unique_together = (("community", "address"),)
+
+
+class JoinHint(Model):
+    """A non-member told once in the room how to join, so a restart does not tell them again."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    address = fields.CharField(max_length=ADDRESS_LENGTH)
+    told_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "join_hint"
+        unique_together = (("community", "address"),)
