@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from bridge.core.message_ids import post_id_from_message_id
-from bridge.core.model import Channel, InboundMessage, PostState, Recipient
+from bridge.core.model import Channel, DeliverySpec, InboundMessage, PostState, Recipient
 from bridge.core.routing import batch_key, plan_deliveries
 from bridge.core.subjects import normalize_subject, parse_subject, subject_from_text
 from bridge.core.threading import KnownRefs, SubjectCandidate, ThreadChoice, ids_to_look_up, resolve_thread
@@ -34,6 +35,7 @@ class IngestStatus(StrEnum):
     DUPLICATE = "duplicate"
     HELD = "held"  # stored, waiting for a convener (not a member)
     IGNORED = "ignored"  # non-member under the "ignore" policy: not stored
+    REJECTED = "rejected"  # a banned sender: stored as rejected, never relayed
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,14 @@ class IngestOutcome:
     thread_id: int | None = None
     deliveries: int = 0
     thread_rule: str | None = None
+
+
+class HoldGate(Protocol):
+    """What ingest asks moderation: is this sender banned, and whom to tell about a held post."""
+
+    async def banned(self, community: CommunityContext, sender: str) -> bool: ...
+
+    async def held_notices(self, community: CommunityContext) -> list[DeliverySpec]: ...
 
 
 class Ingestor:
@@ -55,7 +65,9 @@ class Ingestor:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_queued: Callable[[], None] = lambda: None,
+        gate: HoldGate | None = None,
     ) -> None:
+        self.gate = gate  # bans and held-post notices (bridge.relay.moderation)
         self.store = store
         self.batches = Batches(store.db)
         self.signing_key = signing_key
@@ -69,7 +81,9 @@ class Ingestor:
         *,
         raw: RawMessage | None = None,
         tx: Transaction | None = None,
+        hold: str | None = None,
     ) -> IngestOutcome:
+        """Store ``message``; ``hold`` (a reason) holds it for a convener even from a member."""
         now = self.clock()
         author, display_name = await self._author(community, message)
         if display_name and display_name != message.sender_name:
@@ -83,7 +97,8 @@ class Ingestor:
                 extra={"community": community.slug, "sender": message.sender_address},
             )
             return IngestOutcome(IngestStatus.IGNORED)
-        held = not is_member and policy == "hold"
+        banned = self.gate is not None and await self.gate.banned(community, message.sender_address)
+        held = not banned and ((not is_member and policy == "hold") or hold is not None)
         choice = await self._thread(community, message, author, now)
         thread_id = choice.thread_id
         timeline_key: str | None = None
@@ -101,6 +116,8 @@ class Ingestor:
         recipients = await self.store.communities.recipients(community.id)
         deliveries = (
             []
+            if banned
+            else await self._held_notices(community)
             if held
             else plan_deliveries(
                 message.channel,
@@ -122,7 +139,7 @@ class Ingestor:
                 author_id=author.person_id if author else None,
                 deliveries=deliveries,
                 parent_id=parent_id,
-                state=PostState.HELD if held else PostState.VISIBLE,
+                state=PostState.REJECTED if banned else PostState.HELD if held else PostState.VISIBLE,
                 raw=raw,
                 now=now,
                 tx=inner,
@@ -137,7 +154,7 @@ class Ingestor:
             return IngestOutcome(IngestStatus.DUPLICATE, result.post_id, result.thread_id)
         if deliveries:
             self.on_queued()
-        status = IngestStatus.HELD if held else IngestStatus.STORED
+        status = IngestStatus.REJECTED if banned else IngestStatus.HELD if held else IngestStatus.STORED
         log.info(
             "post %s",
             status.value,
@@ -148,9 +165,13 @@ class Ingestor:
                 "from": message.channel.value,
                 "rule": choice.reason.value,
                 "deliveries": len(deliveries),
+                **({"hold_reason": hold} if held and hold else {}),
             },
         )
         return IngestOutcome(status, result.post_id, result.thread_id, len(deliveries), choice.reason.value)
+
+    async def _held_notices(self, community: CommunityContext) -> list[DeliverySpec]:
+        return await self.gate.held_notices(community) if self.gate is not None else []
 
     async def _author(
         self, community: CommunityContext, message: InboundMessage
