@@ -73,7 +73,8 @@ class MatrixInbound:
             )
 
     async def _with_files(self, community: CommunityContext, message: InboundMessage) -> InboundMessage:
-        """Fetch the media of a file message up to the community's size limit; larger files stay links.
+        """Fetch the media of a file message up to the community's size limit; larger files keep only their
+        ``mxc://`` URI, which mail links through the daemon's ``/files/`` route (bridge.web.files).
 
         A download that fails raises, so the sync batch is handled again later instead of losing the file.
         """
@@ -86,7 +87,7 @@ class MatrixInbound:
                 data, content_type = await self.download(attachment.url)
                 attachment = replace(
                     attachment,
-                    data=data,
+                    data=data if len(data) <= limit else None,  # a declared size can lie
                     size=len(data),
                     content_type=attachment.content_type or content_type,
                 )

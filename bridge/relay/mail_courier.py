@@ -4,16 +4,18 @@ One mail per recipient, because the reply address is signed for that member and 
 path names them (a bounce says who without parsing it). The Message-ID derives from the post id, so
 every recipient's copy carries the same id and a retry after a crash is recognised by mail clients.
 An edit mails a short correction in the same thread; a burst under the batched policy is one mail.
+A file over the community's ``max_attachment_bytes`` is a link line to the daemon's copy, not a part.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from bridge.core.message_ids import post_message_id
-from bridge.core.model import DeliveryKind, PostState
+from bridge.core.model import Attachment, DeliveryKind, PostState
 from bridge.core.tokens import reply_address, sign_link_token, sign_reply_token
 from bridge.email.addresses import verp_address
 from bridge.email.outbound import (
@@ -33,6 +35,7 @@ from bridge.relay.conversation import Conversation, conversation_of, email_id
 from bridge.relay.worker import PermanentDeliveryError, TemporaryDeliveryError
 from bridge.rendering import Renderer
 from bridge.store import OutboxEntry, PostRecord, Store
+from bridge.web.files import FileLinks
 
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 UNSUBSCRIBE_VALIDITY = timedelta(days=365)
@@ -55,7 +58,9 @@ class MailCourier:
         *,
         renderer: Renderer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        file_links: FileLinks | None = None,
     ) -> None:
+        self.file_links = file_links or FileLinks(base_url, signing_key, clock=clock)
         self.renderer = renderer or Renderer()
         self.store = store
         self.smtp = smtp
@@ -133,9 +138,20 @@ class MailCourier:
             author_channel=post.origin_channel,
             text=post.text,
             html=post.html,
-            attachments=tuple(await self.store.posts.attachments(post.id)),
+            attachments=await self._files(community, post),
         )
         return compose_post_mail(mail, renderer=self.renderer), message_id
+
+    async def _files(self, community: CommunityContext, post: PostRecord) -> tuple[Attachment, ...]:
+        """The post's files; one over the community's limit, or kept only as an ``mxc://`` URI,
+        becomes a link to the daemon's copy (the composer writes it as a link line)."""
+        limit = community.config.max_attachment_bytes
+        return tuple(
+            replace(attachment, data=None, url=self.file_links.url(post.id, number))
+            if attachment.data is None or attachment.size > limit
+            else attachment
+            for number, attachment in enumerate(await self.store.posts.attachments(post.id))
+        )
 
     def _edit(
         self, community: CommunityContext, entry: OutboxEntry, post: PostRecord, conversation: Conversation
@@ -172,7 +188,7 @@ class MailCourier:
                     sent_at=post.created_at,
                     text=post.text,
                     html=post.html,
-                    attachments=tuple(await self.store.posts.attachments(post.id)),
+                    attachments=await self._files(community, post),
                     author_channel=post.origin_channel,
                 )
             )

@@ -3,11 +3,13 @@
 The first post of a thread is a plain room message (its subject shown in bold); every later one is a
 threaded reply to the root event, with a reply fallback to the event it answers. A reply whose thread
 root has not reached the room yet waits (a temporary failure), so threads never fork. The transaction id
-comes from the delivery id: a retry after a crash is deduplicated by the homeserver.
+comes from the delivery id: a retry after a crash is deduplicated by the homeserver. A file over the
+community's ``max_attachment_bytes`` is not uploaded: a message in the thread links to the daemon's copy.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping, Sequence
 
 from bridge.core.message_ids import matrix_txn_id
@@ -19,7 +21,8 @@ from bridge.matrix.to_matrix import attachment_content, post_content
 from bridge.relay.community import CommunityContext
 from bridge.relay.conversation import conversation_of
 from bridge.relay.worker import PermanentDeliveryError, TemporaryDeliveryError
-from bridge.store import OutboxEntry, Store
+from bridge.store import OutboxEntry, PostRecord, Store
+from bridge.web.files import FileLinks, human_size
 
 _MSGTYPES = {"image": "m.image", "audio": "m.audio", "video": "m.video"}
 
@@ -30,10 +33,13 @@ class MatrixCourier:
         store: Store,
         sender: MatrixSender,
         communities: Callable[[], Mapping[int, CommunityContext]],
+        *,
+        file_links: FileLinks | None = None,
     ) -> None:
         self.store = store
         self.sender = sender
         self.communities = communities
+        self.file_links = file_links  # files over the community's limit become links to the daemon
 
     async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None:
         entry = entries[0]
@@ -68,10 +74,18 @@ class MatrixCourier:
         try:
             event_id = await self.sender.send(entry.recipient, content, txn)
             root_for_files = thread_root or event_id
+            context = self.communities().get(post.community_id)
+            limit = context.config.max_attachment_bytes if context else None
             for number, attachment in enumerate(await self.store.posts.attachments(post.id)):
-                await self._send_file(
-                    entry.recipient, attachment, f"{txn}.f{number}", root_for_files, event_id, marker
-                )
+                file_txn = f"{txn}.f{number}"
+                if attachment.data is None or (limit is not None and attachment.size > limit):
+                    await self._send_link(
+                        entry.recipient, post, number, attachment, file_txn, root_for_files, event_id, marker
+                    )
+                else:
+                    await self._send_file(
+                        entry.recipient, attachment, file_txn, root_for_files, event_id, marker
+                    )
         except MatrixPermanentError as error:
             raise PermanentDeliveryError(str(error)) from error
         except MatrixTemporaryError as error:
@@ -91,6 +105,37 @@ class MatrixCourier:
         pilled = names_to_pills(html or text, names) if names else None
         return pilled if pilled and "matrix.to" in pilled else html
 
+    async def _send_link(
+        self,
+        room_id: str,
+        post: PostRecord,
+        number: int,
+        attachment: Attachment,
+        txn: str,
+        thread_root: str,
+        reply_to: str,
+        marker: Mapping[str, object],
+    ) -> None:
+        """A file over the limit: a message in the thread linking to the daemon's copy, not an upload."""
+        if self.file_links is None:
+            raise PermanentDeliveryError(
+                f"{attachment.filename} is over the size limit and no link can be made"
+            )
+        url = self.file_links.url(post.id, number)
+        name = attachment.filename or "attachment"
+        size = human_size(attachment.size)
+        content = post_content(
+            post.author_name,
+            f"📎 {name} ({size}, too large to attach): {url}",
+            f'📎 <a href="{html.escape(url)}">{html.escape(name)}</a> ({size}, too large to attach)',
+            thread_root=thread_root,
+            reply_to=reply_to,
+            subject=None,
+            origin_marker={**marker, "file": txn},
+            profile_id=f"icop-{post.author_id}" if post.author_id else None,
+        )
+        await self.sender.send(room_id, content, txn)
+
     async def _send_file(
         self,
         room_id: str,
@@ -100,8 +145,7 @@ class MatrixCourier:
         reply_to: str,
         marker: Mapping[str, object],
     ) -> None:
-        if attachment.data is None:
-            return  # too large to carry: the post's text already links to it
+        assert attachment.data is not None
         mxc = await self.sender.upload(attachment.data, attachment.content_type, attachment.filename)
         kind = attachment.content_type.split("/", 1)[0]
         content = attachment_content(

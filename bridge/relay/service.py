@@ -39,6 +39,7 @@ from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, Store
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
 from bridge.store import Database, OutboxEntry, RetryPolicy, Store
+from bridge.web.files import FileLinks, FilePages
 from bridge.web.unsubscribe import UnsubscribePages
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,12 @@ class RelayService:
         smtp = config.mail.smtp
         self.smtp = SmtpSender(smtp, self._read(loaded.secret(smtp.password_env, smtp.password_file)))
         couriers: dict[Channel, Courier] = {
-            Channel.MATRIX: MatrixCourier(self.store, MatrixSender(self.session), self._by_id),
+            Channel.MATRIX: MatrixCourier(
+                self.store,
+                MatrixSender(self.session),
+                self._by_id,
+                file_links=FileLinks(config.base_url, key),
+            ),
             Channel.EMAIL: MailCourier(self.store, self.smtp, self._by_id, key, config.base_url),
         }
         self.worker = DeliveryWorker(
@@ -154,7 +160,11 @@ class RelayService:
 
     def web_routes(self) -> list[web.RouteDef]:
         assert self.signing_key is not None
-        return UnsubscribePages(self.store, self.signing_key, Renderer()).routes()
+        download = self.session.download if self.session is not None else None
+        return [
+            *UnsubscribePages(self.store, self.signing_key, Renderer()).routes(),
+            *FilePages(self.store, self.signing_key, download=download).routes(),
+        ]
 
     def loops(self) -> Mapping[str, Callable[[], Awaitable[None]]]:
         return {"matrix": self._matrix_loop, "mailbox": self._mailbox_loop, "outbox": self._outbox_loop}
