@@ -149,6 +149,11 @@ class MailConfig(Section):
     """The mailbox that receives every list address."""
     smtp: SmtpConfig
     """The server that sends every outgoing mail."""
+    trusted_authserv_ids: list[str] = []
+    """authserv-ids (RFC 8601) of the receiving MTAs whose ``Authentication-Results`` headers are
+    believed, e.g. ``["mx.example.com"]``. A member's mail that such a header says failed DMARC (or SPF
+    and DKIM both) for its From domain is held for a convener, unless it came through the member's own
+    signed reply address. Empty (the default): no such header is believed and From is not gated."""
 
 
 class WebConfig(Section):

@@ -18,6 +18,7 @@ from bridge.email.inbound import ParsedMail, parse_list_mail
 from bridge.email.inbox import FetchedMail
 from bridge.relay.community import CommunityContext
 from bridge.relay.ingest import Ingestor
+from bridge.relay.moderation import SenderGate
 from bridge.store import RawMessage, Store
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ class MailInbound:
         communities: Callable[[], Mapping[str, CommunityContext]],
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sender_gate: SenderGate | None = None,
     ) -> None:
+        self.sender_gate = sender_gate  # holds a member's mail whose From a trusted server refutes
         self.store = store
         self.ingestor = ingestor
         self.communities = communities  # slug → community
@@ -62,7 +65,12 @@ class MailInbound:
             await self._unsubscribe(community, message.sender_address)
             return
         raw = RawMessage(content_type="message/rfc822", data=fetched.raw)
-        await self.ingestor.ingest(community, message, raw=raw)
+        hold = (
+            await self.sender_gate.hold_reason(community, message, parsed.reply_token, fetched.raw)
+            if self.sender_gate is not None
+            else None
+        )
+        await self.ingestor.ingest(community, message, raw=raw, hold=hold)
 
     async def _bounce(self, community: CommunityContext, parsed: ParsedMail) -> None:
         address = parsed.verp_recipient

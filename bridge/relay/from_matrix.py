@@ -40,7 +40,9 @@ class MatrixInbound:
         *,
         download: Callable[[str], Awaitable[tuple[bytes, str]]] | None = None,
         on_queued: Callable[[], None] = lambda: None,
+        intercept: Callable[[CommunityContext, InboundMessage], Awaitable[bool]] | None = None,
     ) -> None:
+        self.intercept = intercept  # room commands and join hints (bridge.relay.moderation), before ingest
         self.download = download  # mxc:// → bytes, so email readers get the file itself
         self.store = store
         self.ingestor = ingestor
@@ -57,6 +59,8 @@ class MatrixInbound:
 
     async def handle_event(self, community: CommunityContext, event: MatrixEvent) -> None:
         if isinstance(event, MatrixMessage):
+            if self.intercept is not None and await self.intercept(community, event.message):
+                return  # a command to the bridge: answered, never relayed
             message = await self._with_files(community, event.message)
             await self.ingestor.ingest(community, message, raw=None)
         elif isinstance(event, MatrixEdit):

@@ -35,6 +35,8 @@ from bridge.relay.ingest import Ingestor
 from bridge.relay.keys import signing_key
 from bridge.relay.mail_courier import MailCourier
 from bridge.relay.matrix_courier import MatrixCourier
+from bridge.relay.moderation import Moderation, RoomModeration, SenderGate
+from bridge.relay.notices import NoticeCourier
 from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
@@ -73,6 +75,7 @@ class RelayService:
         self.inbox: ImapInbox | None = None
         self.worker: DeliveryWorker | None = None
         self.ingestor: Ingestor | None = None
+        self.moderation: Moderation | None = None
         self.signing_key: bytes | None = None
 
     # -- secrets -----------------------------------------------------------------------------
@@ -134,6 +137,11 @@ class RelayService:
             ),
             Channel.EMAIL: MailCourier(self.store, self.smtp, self._by_id, key, config.base_url),
         }
+        notices = MatrixSender(self.session)  # held-post notices ride the outbox like posts
+        couriers = {
+            channel: NoticeCourier(self.store, inner, self._by_id, matrix=notices, smtp=self.smtp)
+            for channel, inner in couriers.items()
+        }
         self.worker = DeliveryWorker(
             self.store,
             couriers,
@@ -141,13 +149,19 @@ class RelayService:
             email_concurrency=max(2, smtp.connections * 2),
             on_dead=self._tell_conveners,
         )
-        self.ingestor = Ingestor(self.store, key, on_queued=self.worker.wake)
+        self.moderation = Moderation(self.store, on_queued=self.worker.wake)
+        self.ingestor = Ingestor(self.store, key, on_queued=self.worker.wake, gate=self.moderation)
         imap = config.mail.imap
         self.inbox = ImapInbox(
             imap,
             self._read(loaded.secret(imap.password_env, imap.password_file)) or "",
             cursor=StoredInboxCursor(self.store.cursors, f"imap:{imap.user}@{imap.host}/{imap.mailbox}"),
-            handle=MailInbound(self.store, self.ingestor, self._by_slug).handle,
+            handle=MailInbound(
+                self.store,
+                self.ingestor,
+                self._by_slug,
+                sender_gate=SenderGate(self.store, key, config.mail.trusted_authserv_ids),
+            ).handle,
         )
 
     async def stop(self) -> None:
@@ -190,8 +204,14 @@ class RelayService:
         for room_id in waiting:
             log.warning("not in room %s yet: invite %s to it", room_id, session.user_id)
         self.rooms_ready.set()
+        assert self.moderation is not None
         inbound = MatrixInbound(
-            self.store, self.ingestor, self._by_room, download=session.download, on_queued=self._wake
+            self.store,
+            self.ingestor,
+            self._by_room,
+            download=session.download,
+            on_queued=self._wake,
+            intercept=RoomModeration(self.moderation, MatrixSender(session).send).intercept,
         )
         since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
         await SyncLoop(

@@ -1,0 +1,166 @@
+"""Deliver the bridge's own notices about a held post through the outbox, so none is lost to an outage.
+
+A held post queues ``DeliveryKind.NOTICE`` rows: one for the room (an ``m.notice`` from the bot, marked
+with ``ORIGIN_MARKER_KEY`` so it is never relayed) and one mail per convener. Rejecting a post that came
+by mail queues one more mail, to its sender, with the reason. The row's ``revision`` says which notice
+it is (``HELD_NOTICE`` or ``REJECTION_NOTICE``); its Message-ID comes from ``post_message_id(...,
+kind="notice")`` so the loop guard knows a reply or bounce of it. ``NoticeCourier`` wraps a channel's
+courier: notice rows are written here, every other row goes on to the wrapped courier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from bridge.core.loop_guard import ORIGIN_MARKER_KEY
+from bridge.core.message_ids import matrix_txn_id, post_message_id
+from bridge.core.model import Channel, DeliveryKind
+from bridge.email.addresses import verp_address
+from bridge.email.outbound import OutgoingNotice, as_smtp_bytes, compose_notice_mail
+from bridge.email.smtp import SmtpPermanentError, SmtpSender, SmtpTemporaryError
+from bridge.matrix.sender import MatrixSender
+from bridge.matrix.session import MatrixPermanentError, MatrixTemporaryError
+from bridge.relay.community import CommunityContext
+from bridge.relay.worker import Courier, PermanentDeliveryError, TemporaryDeliveryError
+from bridge.rendering import Renderer
+from bridge.store import OutboxEntry, PostRecord, Store
+from bridge.store.moderation import ModerationLog
+
+HELD_NOTICE = 0
+REJECTION_NOTICE = 1
+
+SUMMARY_CHARS = 80
+
+
+def summary(post: PostRecord) -> str:
+    """The subject of a held post, else its first line, shortened for a one-line listing."""
+    text = (post.subject or "").strip() or next(
+        (line.strip() for line in post.text.splitlines() if line.strip()), ""
+    )
+    text = " ".join(text.split())
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
+
+
+def sender_label(post: PostRecord) -> str:
+    how = "by email" if post.origin_channel is Channel.EMAIL else "in the room"
+    name = post.author_name.strip()
+    who = f"{name} <{post.author_address}>" if name and name != post.author_address else post.author_address
+    return f"{who} ({how})"
+
+
+def held_notice_text(post: PostRecord) -> str:
+    return (
+        f"Held for a convener: post {post.id} from {sender_label(post)}: “{summary(post)}”. "
+        f"Answer `!icop approve {post.id}`, `!icop reject {post.id} [reason]` or `!icop ban {post.id}` "
+        f"(or `icop held approve {post.id}` on the server)."
+    )
+
+
+class NoticeCourier:
+    """Writes notice rows of one channel itself and hands every other row to ``inner``."""
+
+    def __init__(
+        self,
+        store: Store,
+        inner: Courier,
+        communities: Callable[[], Mapping[int, CommunityContext]],
+        *,
+        matrix: MatrixSender | None = None,
+        smtp: SmtpSender | None = None,
+        renderer: Renderer | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.inner = inner
+        self.communities = communities
+        self.matrix = matrix
+        self.smtp = smtp
+        self.renderer = renderer or Renderer()
+        self.clock = clock
+        self.log = ModerationLog(store.db)
+
+    async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None:
+        entry = entries[0]
+        if entry.kind is not DeliveryKind.NOTICE:
+            return await self.inner.deliver(entries)
+        post = await self.store.posts.get(entry.post_id)
+        if post is None:
+            raise PermanentDeliveryError("the post of this notice no longer exists")
+        community = self.communities().get(post.community_id)
+        if community is None:
+            raise PermanentDeliveryError(f"community {post.community_id} is no longer configured")
+        if entry.channel is Channel.MATRIX:
+            return await self._room_notice(entry, post)
+        return await self._mail_notice(community, entry, post)
+
+    async def _room_notice(self, entry: OutboxEntry, post: PostRecord) -> str:
+        if self.matrix is None:
+            raise PermanentDeliveryError("no Matrix sender for notices")
+        content = {
+            "msgtype": "m.notice",
+            "body": held_notice_text(post),
+            ORIGIN_MARKER_KEY: {"notice": "held", "post": post.id},
+        }
+        try:
+            return await self.matrix.send(entry.recipient, content, matrix_txn_id(entry.id))
+        except MatrixPermanentError as error:
+            raise PermanentDeliveryError(str(error)) from error
+        except MatrixTemporaryError as error:
+            raise TemporaryDeliveryError(str(error)) from error
+
+    async def _mail_notice(self, community: CommunityContext, entry: OutboxEntry, post: PostRecord) -> str:
+        if self.smtp is None:
+            raise PermanentDeliveryError("no SMTP sender for notices")
+        message_id = post_message_id(post.id, community.domain, kind="notice", revision=entry.revision)
+        if entry.revision == REJECTION_NOTICE:
+            decision = await self.log.decision(post.id)
+            reason = decision.reason if decision is not None else None
+            notice = OutgoingNotice(
+                community=community.identity,
+                recipient=entry.recipient,
+                subject=f"Your message was not posted: {summary(post)}",
+                title="Your message was not posted",
+                message_id=message_id,
+                paragraphs=(
+                    f"Your message to {community.config.list_address} (“{summary(post)}”) was "
+                    "reviewed by the list's convener and not posted.",
+                    f"Reason: {reason}" if reason else "No reason was given.",
+                ),
+                in_reply_to=post.email_message_id,
+                references=(post.email_message_id,) if post.email_message_id else (),
+                date=self.clock(),
+            )
+        else:
+            notice = OutgoingNotice(
+                community=community.identity,
+                recipient=entry.recipient,
+                subject=f"Held for you: {summary(post)}",
+                title="A message is waiting for your decision",
+                message_id=message_id,
+                paragraphs=(
+                    f"A message to {community.config.list_address} from {sender_label(post)} was held "
+                    "because its sender is not a member (or its From could not be trusted).",
+                    f"In the room: !icop approve {post.id}, !icop reject {post.id} [reason] or "
+                    f"!icop ban {post.id}. On the server: icop held approve {post.id}.",
+                ),
+                items=(f"Post {post.id}: {summary(post)}", *_excerpt(post)),
+                date=self.clock(),
+            )
+        mail = compose_notice_mail(notice, renderer=self.renderer)
+        try:
+            await self.smtp.send(
+                as_smtp_bytes(mail),
+                envelope_from=verp_address(community.config.list_address, entry.recipient),
+                recipients=[entry.recipient],
+            )
+        except SmtpPermanentError as error:
+            raise PermanentDeliveryError(str(error)) from error
+        except SmtpTemporaryError as error:
+            raise TemporaryDeliveryError(str(error)) from error
+        return message_id
+
+
+def _excerpt(post: PostRecord, lines: int = 8) -> tuple[str, ...]:
+    kept = [line for line in post.text.splitlines() if line.strip()][:lines]
+    return tuple(kept)
