@@ -21,8 +21,9 @@ from bridge.matrix.to_matrix import attachment_content, post_content
 from bridge.relay.community import CommunityContext
 from bridge.relay.conversation import conversation_of
 from bridge.relay.worker import PermanentDeliveryError, TemporaryDeliveryError
+from bridge.rendering import format_size
 from bridge.store import OutboxEntry, PostRecord, Store
-from bridge.web.files import FileLinks, human_size
+from bridge.web.files import FileLinks
 
 _MSGTYPES = {"image": "m.image", "audio": "m.audio", "video": "m.video"}
 
@@ -123,7 +124,7 @@ class MatrixCourier:
             )
         url = self.file_links.url(post.id, number)
         name = attachment.filename or "attachment"
-        size = human_size(attachment.size)
+        size = format_size(attachment.size)
         content = post_content(
             post.author_name,
             f"📎 {name} ({size}, too large to attach): {url}",

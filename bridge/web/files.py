@@ -120,18 +120,6 @@ def content_disposition(filename: str, content_type: str) -> str:
     return value
 
 
-def human_size(size: int) -> str:
-    """``834 bytes``, ``12.5 kB``, ``19.0 MB`` (decimal units, as mail clients show them)."""
-    if size < 1000:
-        return f"{size} bytes"
-    value = float(size)
-    for unit in ("kB", "MB", "GB"):
-        value /= 1000
-        if value < 1000 or unit == "GB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")
-
-
 def _clean_filename(filename: str) -> str:
     """The last path segment, without control characters; ``attachment`` when nothing is left."""
     name = re.split(r"[/\\]", filename or "")[-1]

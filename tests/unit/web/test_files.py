@@ -22,7 +22,6 @@ from bridge.web.files import (
     FilePages,
     content_disposition,
     file_url,
-    human_size,
     media_type,
 )
 
@@ -69,16 +68,6 @@ def test_content_disposition_is_rfc_6266_and_never_breaks_the_header(
 )
 def test_media_type_keeps_only_well_formed_types(declared: str | None, expected: str | None) -> None:
     assert media_type(declared) == (expected or declared)
-
-
-def test_human_size() -> None:
-    assert [human_size(n) for n in (0, 999, 1000, 19_000_000, 3 * 10**12)] == [
-        "0 bytes",
-        "999 bytes",
-        "1.0 kB",
-        "19.0 MB",
-        "3000.0 GB",
-    ]
 
 
 def test_file_url_names_post_number_and_a_token_for_that_file() -> None:
