@@ -282,6 +282,7 @@ lmtp_destination_recipient_limit = 1
 smtpd_relay_restrictions = permit_mynetworks, reject
 local_header_rewrite_clients =
 in_flow_delay = 0
+message_size_limit = 52428800
 smtputf8_enable = no
 biff = no
 append_dot_mydomain = no
