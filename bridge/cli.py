@@ -68,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     retry = outbox_commands.add_parser("retry", help="send dead deliveries again")
     retry.add_argument("ids", nargs="*", type=int, help="delivery ids (default: every dead delivery)")
+
+    held = commands.add_parser("held", help="posts held for a convener: list, approve, reject, ban")
+    held_commands = held.add_subparsers(dest="held_command", required=True, metavar="ACTION")
+    held_list = held_commands.add_parser("list", help="list the held posts")
+    held_list.add_argument("--community", metavar="SLUG", help="only this community")
+    held_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    held_commands.add_parser("approve", help="relay a held post").add_argument("id", type=int)
+    for action, what in (("reject", "reject a held post"), ("ban", "reject it and refuse its sender")):
+        decide = held_commands.add_parser(action, help=what)
+        decide.add_argument("id", type=int, help="the held post's number (from icop held list)")
+        decide.add_argument("--reason", help="mailed to a sender who wrote by mail")
     return parser
 
 
@@ -99,4 +110,6 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return asyncio.run(commands.db(loaded, args.db_command))
     if args.command == "outbox":
         return asyncio.run(commands.outbox(loaded, args))
+    if args.command == "held":
+        return asyncio.run(commands.held(loaded, args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

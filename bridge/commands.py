@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -123,6 +124,65 @@ async def outbox(loaded: LoadedConfig, args: argparse.Namespace) -> int:
             counts = await store.outbox.counts()
             print("  ".join(f"{state.value}: {n}" for state, n in counts.items()), file=sys.stderr)
         return 0
+    except SchemaTooNewError as error:
+        print(f"icop: {error}", file=sys.stderr)
+        return 3
+    finally:
+        await database.close()
+
+
+async def held(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """``icop held list|approve|reject|ban``: posts waiting for a convener, and the decisions on them.
+
+    Exit 0 when done, 1 when the post is not held (unknown, or decided already), 2 for an unknown
+    community, 3 for the schema.
+    """
+    from bridge.relay.community import CommunityContext
+    from bridge.relay.moderation import CLI_ACTOR, Moderation
+
+    try:
+        database = await open_database(loaded.database_url())
+    except StartupError as error:
+        print(f"icop: {error}", file=sys.stderr)
+        return 1
+    try:
+        await _require_schema(database)
+        store = Store(database)
+        moderation = Moderation(store)
+        configs = {c.slug: c for c in loaded.config.community}
+        contexts = {
+            r.id: CommunityContext(configs[r.slug], r)
+            for r in await store.communities.all()
+            if r.slug in configs
+        }
+        if args.held_command == "list":
+            community = next((c for c in contexts.values() if c.slug == args.community), None)
+            if args.community and community is None:
+                print(f"icop: no community {args.community!r} in the config and the store", file=sys.stderr)
+                return 2
+            posts = await moderation.held(community)
+            for held_post in posts:
+                print(
+                    json.dumps(dataclasses.asdict(held_post), ensure_ascii=False)
+                    if args.json
+                    else held_post.line()
+                )
+            if not args.json:
+                print(f"{len(posts)} held post{'' if len(posts) == 1 else 's'}", file=sys.stderr)
+            return 0
+        post = await store.posts.get(args.id)
+        context = contexts.get(post.community_id) if post is not None else None
+        if post is None or context is None:
+            print(f"icop: there is no post {args.id} in a configured community", file=sys.stderr)
+            return 1
+        if args.held_command == "approve":
+            decision = await moderation.approve(context, args.id, CLI_ACTOR)
+        elif args.held_command == "reject":
+            decision = await moderation.reject(context, args.id, CLI_ACTOR, args.reason)
+        else:
+            decision = await moderation.ban(context, args.id, CLI_ACTOR, args.reason)
+        print(decision.message, file=sys.stdout if decision.done else sys.stderr)
+        return 0 if decision.done else 1
     except SchemaTooNewError as error:
         print(f"icop: {error}", file=sys.stderr)
         return 3

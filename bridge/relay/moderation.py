@@ -268,8 +268,8 @@ class RoomModeration:
         if not may_moderate(member.role if member else None, member.state if member else None):
             log.info("moderation command refused", extra={"community": community.slug, "sender": who})
             return (
-                f"Sorry, only the conveners of {community.config.name} can use `!icop` commands. "
-                "Your message was not relayed."
+                f"Sorry, only the conveners and core members of {community.config.name} can use "
+                "`!icop` commands. Your message was not relayed."
             )
         if isinstance(command, CommandError):
             return command.message
