@@ -154,6 +154,11 @@ class MailConfig(Section):
     believed, e.g. ``["mx.example.com"]``. A member's mail that such a header says failed DMARC (or SPF
     and DKIM both) for its From domain is held for a convener, unless it came through the member's own
     signed reply address. Empty (the default): no such header is believed and From is not gated."""
+    bounce_threshold: Annotated[float, Field(gt=0)] = 5.0
+    """Bounce score at which a member's list mail is suspended (a permanent failure adds 1.0, a
+    transient one 0.5, a delay warning nothing); the member and the conveners are told."""
+    bounce_score_half_life_days: Annotated[float, Field(gt=0)] = 7.0
+    """Days after which a bounce score has halved when no further bounce came (continuous decay)."""
 
 
 class WebConfig(Section):

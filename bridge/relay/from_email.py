@@ -1,7 +1,8 @@
 """What the relay does with each mail fetched from the list mailbox.
 
 Mail for none of our lists, our own mail coming back, automatic replies and bounces are never relayed;
-each is logged with the reason. A bounce counts against the member its VERP return path names. A mail
+each is logged with the reason. A bounce goes to bounce handling (``relay/bounces.py``), which scores it
+against the member its VERP return path names. A mail
 to ``list+unsubscribe@`` from a member stops their list mail. Everything else is ingested, with the raw
 message kept beside the post for the archive.
 """
@@ -14,8 +15,9 @@ from datetime import UTC, datetime
 
 from bridge.core.loop_guard import MailClass
 from bridge.core.model import DeliveryMode
-from bridge.email.inbound import ParsedMail, parse_list_mail
+from bridge.email.inbound import parse_list_mail
 from bridge.email.inbox import FetchedMail
+from bridge.relay.bounces import BounceHandler, BouncePolicy
 from bridge.relay.community import CommunityContext
 from bridge.relay.ingest import Ingestor
 from bridge.relay.moderation import SenderGate
@@ -24,7 +26,6 @@ from bridge.store import RawMessage, Store
 log = logging.getLogger(__name__)
 
 UNSUBSCRIBE_DETAIL = "unsubscribe"
-BOUNCE_WEIGHT = 1.0
 
 
 class MailInbound:
@@ -36,7 +37,9 @@ class MailInbound:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sender_gate: SenderGate | None = None,
+        bounces: BounceHandler | None = None,
     ) -> None:
+        self.bounces = bounces or BounceHandler(store, BouncePolicy(), clock=clock)
         self.sender_gate = sender_gate  # holds a member's mail whose From a trusted server refutes
         self.store = store
         self.ingestor = ingestor
@@ -56,7 +59,7 @@ class MailInbound:
             return
         verdict = parsed.verdict
         if verdict.verdict is MailClass.BOUNCE:
-            await self._bounce(community, parsed)
+            await self.bounces.handle(community, fetched.raw, parsed.verp_recipient)
             return
         if not verdict.relay:
             log.info("mail not relayed (%s): %s", verdict.verdict.value, verdict.reason, extra=context)
@@ -71,18 +74,6 @@ class MailInbound:
             else None
         )
         await self.ingestor.ingest(community, message, raw=raw, hold=hold)
-
-    async def _bounce(self, community: CommunityContext, parsed: ParsedMail) -> None:
-        address = parsed.verp_recipient
-        person = await self.store.communities.person_by_email(address) if address else None
-        member = await self.store.communities.member(community.id, person.id) if person else None
-        if member is None:
-            log.info("bounce for no known member", extra={"community": community.slug, "to": address or ""})
-            return
-        score = await self.store.communities.record_bounce(member.membership_id, BOUNCE_WEIGHT, self.clock())
-        log.warning(
-            "bounce from %s", address, extra={"community": community.slug, "bounce_score": score or 0.0}
-        )
 
     async def _unsubscribe(self, community: CommunityContext, sender: str) -> None:
         person = await self.store.communities.person_by_email(sender)

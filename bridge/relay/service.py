@@ -28,6 +28,7 @@ from bridge.logs import SecretRedactor
 from bridge.matrix.sender import MatrixSender
 from bridge.matrix.session import MatrixError, MatrixSession
 from bridge.matrix.sync import SyncLoop
+from bridge.relay.bounces import BounceHandler, MailAndRoomNotices, bounce_policy
 from bridge.relay.community import CommunityContext
 from bridge.relay.from_email import MailInbound
 from bridge.relay.from_matrix import MatrixInbound
@@ -161,6 +162,11 @@ class RelayService:
                 self.ingestor,
                 self._by_slug,
                 sender_gate=SenderGate(self.store, key, config.mail.trusted_authserv_ids),
+                bounces=BounceHandler(
+                    self.store,
+                    bounce_policy(config.mail),
+                    MailAndRoomNotices(self.smtp, MatrixSender(self.session).send),
+                ),
             ).handle,
         )
 

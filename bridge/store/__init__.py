@@ -17,6 +17,7 @@ from bridge.store.reactions import Reactions
 from bridge.store.records import (
     CommunityRecord,
     IngestResult,
+    MemberRecord,
     NewThread,
     OutboxEntry,
     PersonRecord,
@@ -53,6 +54,7 @@ __all__ = [
     "DigestRecord",
     "Digests",
     "IngestResult",
+    "MemberRecord",
     "NewThread",
     "Outbox",
     "OutboxEntry",

@@ -16,7 +16,10 @@ from tortoise.expressions import F
 from bridge.core.model import DeliveryMode, MembershipState, Recipient, Role, RosterMember
 from bridge.store.database import Database, Transaction
 from bridge.store.models import Community, Identity, IdentityKind, Membership, MembershipSource, Person
-from bridge.store.records import CommunityRecord, PersonRecord, RosterSync, as_utc
+from bridge.store.records import CommunityRecord, MemberRecord, PersonRecord, RosterSync, as_utc
+
+BOUNCES_REASON = "bounces"
+"""The ``state_reason`` of a membership suspended by bounce handling."""
 
 
 def normalise_email(address: str) -> str:
@@ -152,9 +155,43 @@ class Communities:
             count = await Membership.filter(id=membership_id).using_db(conn).update(delivery=delivery)
         return count > 0
 
-    async def set_state(self, membership_id: int, state: MembershipState) -> bool:
+    async def set_state(
+        self, membership_id: int, state: MembershipState, *, reason: str | None = None
+    ) -> bool:
+        """Change a membership's state; ``reason`` says why (e.g. ``"bounces"``), None clears it."""
         async with self._db.session() as conn:
-            count = await Membership.filter(id=membership_id).using_db(conn).update(state=state)
+            count = (
+                await Membership.filter(id=membership_id)
+                .using_db(conn)
+                .update(state=state, state_reason=reason)
+            )
+        return count > 0
+
+    async def members(self, community_id: int) -> list[MemberRecord]:
+        """Every membership of the community with its person, in the order they joined."""
+        async with self._db.session() as conn:
+            rows = await Membership.filter(community_id=community_id).using_db(conn).order_by("id")
+            people = {p.id: p for p in await Person.filter(id__in=[m.person_id for m in rows]).using_db(conn)}
+        addresses = await _addresses(people, self._db)
+        return [_member(row, people[row.person_id], addresses) for row in rows]
+
+    async def member_record(self, membership_id: int) -> MemberRecord | None:
+        """One membership as :meth:`members` lists it."""
+        async with self._db.session() as conn:
+            row = await Membership.filter(id=membership_id).using_db(conn).first()
+            person = await Person.filter(id=row.person_id).using_db(conn).first() if row is not None else None
+        if row is None or person is None:
+            return None
+        return _member(row, person, await _addresses({person.id}, self._db))
+
+    async def set_bounce_score(self, membership_id: int, score: float, at: datetime) -> bool:
+        """Store a score the bounce handling computed (decay included) and when the bounce came."""
+        async with self._db.session() as conn:
+            count = (
+                await Membership.filter(id=membership_id)
+                .using_db(conn)
+                .update(bounce_score=score, last_bounce_at=as_utc(at))
+            )
         return count > 0
 
     async def membership(self, membership_id: int) -> Recipient | None:
@@ -193,8 +230,16 @@ class Communities:
         return float(scores[0][0])
 
     async def reset_bounces(self, membership_id: int) -> bool:
-        async with self._db.session() as conn:
-            count = await Membership.filter(id=membership_id).using_db(conn).update(bounce_score=0.0)
+        """Score back to 0; a suspension the bounces caused (reason ``"bounces"``) is lifted too."""
+        async with self._db.transaction() as tx:
+            count = await Membership.filter(id=membership_id).using_db(tx.client).update(bounce_score=0.0)
+            await (
+                Membership.filter(
+                    id=membership_id, state=MembershipState.SUSPENDED, state_reason=BOUNCES_REASON
+                )
+                .using_db(tx.client)
+                .update(state=MembershipState.ACTIVE, state_reason=None)
+            )
         return count > 0
 
     async def _one(self, **criteria: str) -> CommunityRecord | None:
@@ -313,6 +358,26 @@ def _recipient(m: Membership, addresses: dict[int, tuple[str | None, str | None]
         state=m.state,
         delivery=m.delivery,
         receive_own_posts=m.receive_own_posts,
+    )
+
+
+def _member(
+    m: Membership, person: Person, addresses: dict[int, tuple[str | None, str | None]]
+) -> MemberRecord:
+    email, matrix = addresses.get(m.person_id, (None, None))
+    return MemberRecord(
+        membership_id=m.id,
+        person_id=m.person_id,
+        name=person.display_name,
+        email=email,
+        matrix_id=matrix,
+        role=m.role,
+        state=m.state,
+        state_reason=m.state_reason,
+        delivery=m.delivery,
+        source=m.source.value,
+        bounce_score=float(m.bounce_score),
+        last_bounce_at=as_utc(m.last_bounce_at) if m.last_bounce_at is not None else None,
     )
 
 

@@ -102,6 +102,7 @@ class Membership(Model):
     person_id: int
     role = fields.CharEnumField(Role, max_length=16, default=Role.MEMBER)
     state = fields.CharEnumField(MembershipState, max_length=16, default=MembershipState.ACTIVE)
+    state_reason = fields.CharField(max_length=32, null=True)  # why suspended, e.g. "bounces"
     delivery = fields.CharEnumField(DeliveryMode, max_length=16, default=DeliveryMode.EACH)
     digest_frequency = fields.CharField(max_length=16, default="weekly")  # daily | weekly
     time_zone = fields.CharField(max_length=64, null=True)  # overrides the person's

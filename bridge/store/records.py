@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bridge.core.model import Channel, DeliveryKind, DeliveryState, PostState
+from bridge.core.model import (
+    Channel,
+    DeliveryKind,
+    DeliveryMode,
+    DeliveryState,
+    MembershipState,
+    PostState,
+    Role,
+)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -42,6 +50,28 @@ class RosterSync:
     added: int
     updated: int
     removed: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    """One membership as a convener sees it: who, how they get mail, and how their address fares.
+
+    ``state_reason`` says why a membership is not active (``"bounces"`` for a suspension the bounce
+    handling made); ``bounce_score`` is the stored score, before any decay since ``last_bounce_at``.
+    """
+
+    membership_id: int
+    person_id: int
+    name: str
+    email: str | None
+    matrix_id: str | None
+    role: Role
+    state: MembershipState
+    state_reason: str | None
+    delivery: DeliveryMode
+    source: str
+    bounce_score: float
+    last_bounce_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
