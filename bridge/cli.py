@@ -79,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
         decide = held_commands.add_parser(action, help=what)
         decide.add_argument("id", type=int, help="the held post's number (from icop held list)")
         decide.add_argument("--reason", help="mailed to a sender who wrote by mail")
+
+    members = commands.add_parser("members", help="list a community's members; reset bounce scores")
+    members.add_argument("--community", metavar="SLUG", help="the community (required)")
+    members.add_argument("--json", action="store_true", help="one JSON object per line")
+    members_commands = members.add_subparsers(dest="members_command", metavar="ACTION")
+    reset = members_commands.add_parser(
+        "reset-bounces", help="bounce score to 0; resume list mail suspended by bounces"
+    )
+    reset.add_argument("email", help="the member's address")
+    reset.add_argument("--community", metavar="SLUG", default=argparse.SUPPRESS, help="the community")
     return parser
 
 
@@ -112,4 +122,6 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return asyncio.run(commands.outbox(loaded, args))
     if args.command == "held":
         return asyncio.run(commands.held(loaded, args))
+    if args.command == "members":
+        return asyncio.run(commands.members(loaded, args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

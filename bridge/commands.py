@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 
 from bridge.app import Bridge, StartupError, open_database, serve
 from bridge.config import LoadedConfig
@@ -16,7 +17,7 @@ from bridge.email.probe import probe_imap, probe_smtp
 from bridge.logs import configure_logging
 from bridge.matrix.probe import probe_matrix
 from bridge.probe import ProbeResult
-from bridge.store import Database, OutboxEntry, Store
+from bridge.store import Database, MemberRecord, OutboxEntry, Store
 from bridge.store.database import DatabaseUrlError, redact
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 
@@ -188,6 +189,86 @@ async def held(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         return 3
     finally:
         await database.close()
+
+
+async def members(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """``icop members --community SLUG [--json]`` and ``icop members reset-bounces EMAIL --community SLUG``.
+
+    Exit 0 when done, 1 when the store cannot be opened or has not seen the community yet (``icop run``
+    syncs the roster), 2 for a missing or unknown community or an address that is no member, 3 for the
+    schema.
+    """
+    from bridge.relay.bounces import bounce_policy
+    from bridge.store.communities import normalise_email
+
+    slug = getattr(args, "community", None)
+    if not slug:
+        print("icop: members: give --community SLUG", file=sys.stderr)
+        return 2
+    if slug not in {c.slug for c in loaded.config.community}:
+        print(f"icop: no community {slug!r} in the config", file=sys.stderr)
+        return 2
+    try:
+        database = await open_database(loaded.database_url())
+    except StartupError as error:
+        print(f"icop: {error}", file=sys.stderr)
+        return 1
+    try:
+        await _require_schema(database)
+        store = Store(database)
+        community = await store.communities.by_slug(slug)
+        if community is None:
+            print(f"icop: community {slug!r} is not in the store yet: start `icop run` once", file=sys.stderr)
+            return 1
+        rows = await store.communities.members(community.id)
+        if args.members_command == "reset-bounces":
+            wanted = normalise_email(args.email)
+            member = next((m for m in rows if m.email and normalise_email(m.email) == wanted), None)
+            if member is None:
+                print(f"icop: {args.email} is not a member of {slug}", file=sys.stderr)
+                return 2
+            await store.communities.reset_bounces(member.membership_id)
+            after = await store.communities.member_record(member.membership_id)
+            state = after.state.value if after is not None else "gone"
+            print(f"{member.email}: bounce score reset to 0, state {state}")
+            return 0
+        policy = bounce_policy(loaded.config.mail)
+        now = datetime.now(UTC)
+        for row in rows:
+            score = policy.decayed(row.bounce_score, row.last_bounce_at, now)
+            if args.json:
+                print(json.dumps(_member_json(row, score), ensure_ascii=False))
+            else:
+                last = row.last_bounce_at.strftime("%Y-%m-%d %H:%M") if row.last_bounce_at else "-"
+                state = row.state.value + (f" ({row.state_reason})" if row.state_reason else "")
+                print(
+                    f"{row.name:<24} {row.email or '-':<32} {row.matrix_id or '-':<24} {row.role.value:<8} "
+                    f"{state:<20} {row.delivery.value:<6} bounces {score:4.1f} last {last}"
+                )
+        if not args.json:
+            print(f"{len(rows)} member{'' if len(rows) == 1 else 's'}", file=sys.stderr)
+        return 0
+    except SchemaTooNewError as error:
+        print(f"icop: {error}", file=sys.stderr)
+        return 3
+    finally:
+        await database.close()
+
+
+def _member_json(row: MemberRecord, score: float) -> dict[str, object]:
+    """The stable ``--json`` shape of one member (documented in the README)."""
+    return {
+        "membership_id": row.membership_id,
+        "name": row.name,
+        "email": row.email,
+        "matrix_id": row.matrix_id,
+        "role": row.role.value,
+        "state": row.state.value,
+        "state_reason": row.state_reason,
+        "delivery": row.delivery.value,
+        "bounce_score": round(score, 3),
+        "last_bounce_at": row.last_bounce_at.isoformat() if row.last_bounce_at else None,
+    }
 
 
 def _outbox_json(entry: OutboxEntry) -> dict[str, object]:

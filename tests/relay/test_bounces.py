@@ -6,11 +6,15 @@ suspended and who is told.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from bridge.cli import main
 from bridge.config.schema import CommunityConfig, MemberConfig
 from bridge.core.model import DeliveryMode, MembershipState, Role, RosterMember
 from bridge.email.addresses import verp_address
@@ -21,6 +25,8 @@ from bridge.relay.community import CommunityContext
 from bridge.relay.from_email import MailInbound
 from bridge.relay.ingest import Ingestor
 from bridge.store import Database, MemberRecord, Store
+from bridge.store.migrations import upgrade
+from tests.unit.config.test_load import ENV, VALID
 
 LIST = "pm@lists.example.com"
 KEY = b"k" * 32
@@ -231,3 +237,64 @@ async def test_reset_keeps_a_suspension_not_made_by_bounces(database: Database) 
 
 async def _siobhan(store: Store, context: CommunityContext) -> MemberRecord:
     return next(m for m in await store.communities.members(context.id) if m.email == "siobhan@example.ie")
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_members_command_lists_and_resets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`icop members --json`: one object per member in the documented shape; reset-bounces: exit 0 and
+    active again; an unknown member, a missing or unknown community: exit 2."""
+    config = tmp_path / "icop.toml"
+    config.write_text(VALID, encoding="utf-8")
+    url = f"sqlite://{tmp_path / 'icop.sqlite3'}"
+    monkeypatch.setenv("ICOP_DATABASE_URL", url)
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+
+    async def prepare() -> None:
+        async with Database(url) as db:
+            await upgrade(db)
+            store = Store(db)
+            sync = await store.communities.sync_community(
+                slug="pm-practice",
+                name="Project Management Practice",
+                list_address="pm-practice@lists.example.com",
+                room="#pm-practice:example.com",
+                roster=[RosterMember("Ana Souza", "ana@example.org", Role.CONVENER, "@ana:example.com")],
+            )
+            [ana] = await store.communities.members(sync.community_id)
+            await store.communities.set_bounce_score(ana.membership_id, 6.0, datetime.now(UTC))
+            await store.communities.set_state(ana.membership_id, MembershipState.SUSPENDED, reason="bounces")
+
+    asyncio.run(prepare())
+    base = ["--config", str(config), "members"]
+    assert main([*base, "--community", "pm-practice", "--json"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    row = json.loads(line)
+    assert set(row) == {
+        "membership_id", "name", "email", "matrix_id", "role", "state", "state_reason", "delivery",
+        "bounce_score", "last_bounce_at",
+    }  # fmt: skip
+    assert (row["email"], row["matrix_id"], row["role"]) == (
+        "ana@example.org",
+        "@ana:example.com",
+        "convener",
+    )
+    assert (row["state"], row["state_reason"], row["delivery"]) == ("suspended", "bounces", "each")
+    assert row["bounce_score"] == pytest.approx(6.0, abs=0.01)
+    assert datetime.fromisoformat(row["last_bounce_at"]).tzinfo is not None
+
+    assert main([*base, "reset-bounces", "ANA@example.org", "--community", "pm-practice"]) == 0
+    assert "state active" in capsys.readouterr().out
+    assert main([*base, "--community", "pm-practice", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert (row["state"], row["bounce_score"]) == ("active", 0.0)
+
+    assert main([*base, "reset-bounces", "who@example.net", "--community", "pm-practice"]) == 2
+    assert "not a member" in capsys.readouterr().err
+    assert main(base) == 2
+    assert main([*base, "--community", "nope"]) == 2
+    assert main([*base, "--community", "data-quality"]) == 1  # in the config, not yet in the store
