@@ -283,6 +283,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject
 local_header_rewrite_clients =
 in_flow_delay = 0
 message_size_limit = 52428800
+header_size_limit = 1048576
 smtputf8_enable = no
 biff = no
 append_dot_mydomain = no
