@@ -139,7 +139,7 @@ class BounceHandler:
             outcome = BounceOutcome(member.email, parsed.format, report, 0.0, current, False)
             log.info("delivery delayed for %s (not counted)", member.email, extra=_extra(community, outcome))
             return outcome
-        score = round(current + weight, 6)
+        score = round(current + weight, 3)  # kept to 3 decimals: seconds of decay do not matter
         await self.store.communities.set_bounce_score(member.membership_id, score, now)
         suspend = member.state is MembershipState.ACTIVE and self.policy.crossed(score)
         outcome = BounceOutcome(member.email, parsed.format, report, weight, score, suspend)
