@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bridge import __version__
-from bridge.config import ConfigError, LoadedConfig, load_config
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -22,6 +24,9 @@ EXIT_CONFIG = 2
 EXIT_SCHEMA = 3
 
 CONFIG_ENV = "ICOP_CONFIG"
+
+if TYPE_CHECKING:
+    from bridge.config import LoadedConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,8 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_during_start_up(signum: int, frame: object) -> None:
+    """SIGTERM before the daemon's own handler is installed (imports, migrations): stop, cleanly."""
+    raise SystemExit(EXIT_OK)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_during_start_up)
     args = build_parser().parse_args(argv)
+    # Imported here, after the SIGTERM handler: loading pydantic and friends takes a moment.
+    from bridge.config import ConfigError, load_config
+
     if not args.config:
         print(f"icop: no config: pass --config PATH or set {CONFIG_ENV}", file=sys.stderr)
         return EXIT_CONFIG

@@ -9,10 +9,12 @@ A file over the community's ``max_attachment_bytes`` is a link line to the daemo
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import TypeVar
 
 from bridge.core.message_ids import post_message_id
 from bridge.core.model import Attachment, DeliveryKind, PostState
@@ -62,6 +64,11 @@ class MailCourier:
     ) -> None:
         self.file_links = file_links or FileLinks(base_url, signing_key, clock=clock)
         self.renderer = renderer or Renderer()
+        # One post goes to every member: read its conversation and files once per revision.
+        self._conversation_cache: OrderedDict[tuple[int, datetime | None], Conversation] = OrderedDict()
+        self._attachment_cache: OrderedDict[tuple[int, datetime | None], tuple[Attachment, ...]] = (
+            OrderedDict()
+        )
         self.store = store
         self.smtp = smtp
         self.communities = communities
@@ -78,7 +85,7 @@ class MailCourier:
         community = self.communities().get(first.community_id)
         if community is None:
             raise PermanentDeliveryError(f"community {first.community_id} is no longer configured")
-        conversation = await conversation_of(self.store, first)
+        conversation = await self._conversation(first)
         if len(live) > 1:
             message, message_id = await self._batch(
                 community, entry, [post for _, post in live], conversation
@@ -98,6 +105,22 @@ class MailCourier:
         except SmtpTemporaryError as error:
             raise TemporaryDeliveryError(str(error)) from error
         return message_id
+
+    async def _conversation(self, post: PostRecord) -> Conversation:
+        key = (post.id, post.edited_at)
+        found = self._conversation_cache.get(key)
+        if found is None:
+            found = await conversation_of(self.store, post)
+            _remember(self._conversation_cache, key, found)
+        return found
+
+    async def _attachments(self, post: PostRecord) -> tuple[Attachment, ...]:
+        key = (post.id, post.edited_at)
+        found = self._attachment_cache.get(key)
+        if found is None:
+            found = tuple(await self.store.posts.attachments(post.id))
+            _remember(self._attachment_cache, key, found)
+        return found
 
     async def _live_post(self, entry: OutboxEntry) -> PostRecord | None:
         post = await self.store.posts.get(entry.post_id)
@@ -150,7 +173,7 @@ class MailCourier:
             replace(attachment, data=None, url=self.file_links.url(post.id, number))
             if attachment.data is None or attachment.size > limit
             else attachment
-            for number, attachment in enumerate(await self.store.posts.attachments(post.id))
+            for number, attachment in enumerate(await self._attachments(post))
         )
 
     def _edit(
@@ -202,3 +225,16 @@ class MailCourier:
 
 
 __all__ = ["ListMail", "MailCourier", "unsubscribe_url"]
+
+
+_CACHED_POSTS = 64
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(cache: OrderedDict[K, V], key: K, value: V) -> None:
+    cache[key] = value
+    while len(cache) > _CACHED_POSTS:
+        cache.popitem(last=False)
