@@ -102,13 +102,15 @@ class MailWatcher:
         self.address = address
         self.client: aioimaplib.IMAP4 | None = None
         self.count = 0
+        self.fetched = 0
+        self.markers: dict[str, float] = {}
 
     async def start(self) -> None:
         self.client = aioimaplib.IMAP4(host=self.stack.imap_host, port=self.stack.imap_port, timeout=30)
         await self.client.wait_hello_from_server()
         await self.client.login(self.address, self.stack.mail_password)
         response = await self.client.select("INBOX")
-        self.count = _exists(response.lines)
+        self.count = self.fetched = _exists(response.lines)
 
     async def wait_for(self, count: int) -> float:
         assert self.client is not None
@@ -122,6 +124,28 @@ class MailWatcher:
                 await asyncio.sleep(0.01)
         return time.monotonic()
 
+    async def wait_for_marker(self, marker: str) -> float:
+        """When a mail whose body holds ``marker`` arrived (NOOP-polled, new messages fetched)."""
+        assert self.client is not None
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while marker not in self.markers:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.address}: no mail with {marker!r}")
+            response = await self.client.noop()
+            exists = max(self.count, _exists(response.lines))
+            if exists > self.fetched:
+                fetched = await self.client.fetch(f"{self.fetched + 1}:{exists}", "(BODY.PEEK[TEXT])")
+                now = time.monotonic()
+                for line in fetched.lines:
+                    if isinstance(line, bytearray):
+                        for word in bytes(line).decode(errors="replace").split():
+                            self.markers.setdefault(word.strip(".,"), now)
+                self.fetched = exists
+            self.count = exists
+            if marker not in self.markers:
+                await asyncio.sleep(0.01)
+        return self.markers[marker]
+
     async def stop(self) -> None:
         if self.client is not None:
             await self.client.logout()
@@ -134,6 +158,12 @@ def _exists(lines: list[Any]) -> int:
         if text.endswith("EXISTS"):
             found = max(found, int(text.split()[0]))
     return found
+
+
+def _profiler() -> list[str]:
+    """``ICOP_BENCH_PROFILE=FILE`` runs the daemon under cProfile (written when it stops)."""
+    target = os.environ.get("ICOP_BENCH_PROFILE")
+    return ["-m", "cProfile", "-o", target] if target else []
 
 
 def matrix_client(stack: Stack, user: MatrixUser) -> AsyncClient:
@@ -169,7 +199,7 @@ async def run(stack: Stack, workdir: Path) -> dict[str, Any]:
     log_path = workdir / "icop.log"
     with log_path.open("ab") as log:
         daemon = subprocess.Popen(  # noqa: ASYNC220 (started once for the whole run)
-            [sys.executable, "-m", "bridge", "--config", str(community.config_path), "run"],
+            [sys.executable, *_profiler(), "-m", "bridge", "--config", str(community.config_path), "run"],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -190,6 +220,10 @@ async def run(stack: Stack, workdir: Path) -> dict[str, Any]:
         await priya.start()
         await smtp.connect()
         results: dict[str, Any] = {}
+        created = await sender.room_create(name="raw baseline (not bridged)", invite=[ana.user_id])
+        raw_room = str(getattr(created, "room_id", ""))
+        assert raw_room, created
+        await watcher.client.join(raw_room)
 
         # -- baselines: the same paths without the bridge --------------------------------------
         raw_mail: list[float] = []
@@ -197,12 +231,12 @@ async def run(stack: Stack, workdir: Path) -> dict[str, Any]:
             message = mail(community, "siobhan", community.member("priya").email, f"raw-mail-{n}")
             await smtp.send_message(message)
             sent = time.monotonic()
-            raw_mail.append(await priya.wait_for(priya.count + 1) - sent)
+            raw_mail.append(await priya.wait_for_marker(f"raw-mail-{n}") - sent)
         raw_matrix: list[float] = []
         for n in range(LATENCY_SAMPLES):
             marker = f"raw-matrix-{n}"
             response = await sender.room_send(
-                community.room_id, "m.room.message", {"msgtype": "m.text", "body": marker}
+                raw_room, "m.room.message", {"msgtype": "m.text", "body": marker}
             )
             assert isinstance(response, RoomSendResponse)
             sent = time.monotonic()
@@ -211,8 +245,6 @@ async def run(stack: Stack, workdir: Path) -> dict[str, Any]:
             "smtp_to_imap": summary(raw_mail),
             "matrix_send_to_sync": summary(raw_matrix),
         }
-        await asyncio.sleep(3)  # let the bridge relay the raw chat messages (they are room messages too)
-        priya_before = await priya.wait_for(priya.count) and priya.count
 
         # -- latency through the bridge --------------------------------------------------------
         to_matrix: list[float] = []
@@ -221,32 +253,28 @@ async def run(stack: Stack, workdir: Path) -> dict[str, Any]:
             await smtp.send_message(mail(community, "siobhan", community.list_address, marker))
             sent = time.monotonic()
             to_matrix.append(await watcher.wait(marker) - sent)
-        await asyncio.sleep(2)
-        expected = priya.count
         to_email: list[float] = []
         for n in range(LATENCY_SAMPLES):
+            marker = f"chat-{n}-{os.getpid()}"
             response = await sender.room_send(
-                community.room_id, "m.room.message", {"msgtype": "m.text", "body": f"chat-{n}"}
+                community.room_id, "m.room.message", {"msgtype": "m.text", "body": marker}
             )
             assert isinstance(response, RoomSendResponse)
             sent = time.monotonic()
-            expected += 1
-            to_email.append(await priya.wait_for(expected) - sent)
+            to_email.append(await priya.wait_for_marker(marker) - sent)
         results["relay_latency"] = {
             "email_to_matrix": summary(to_matrix),
             "matrix_to_email": summary(to_email),
         }
-        del priya_before
 
         # -- throughput: a burst through the bridge vs the raw client ---------------------------
         async def raw_matrix_burst() -> None:
             for n in range(BURST):
                 await sender.room_send(
-                    community.room_id, "m.room.message", {"msgtype": "m.notice", "body": f"raw-burst-{n}"}
+                    raw_room, "m.room.message", {"msgtype": "m.notice", "body": f"raw-burst-{n}"}
                 )
 
         raw_matrix_seconds = await timed(raw_matrix_burst)
-        await asyncio.sleep(3)
 
         began = time.monotonic()
         for n in range(BURST):
@@ -262,18 +290,17 @@ async def run(stack: Stack, workdir: Path) -> dict[str, Any]:
                     mail(community, "siobhan", community.member("priya").email, f"raw-b-{n}")
                 )
 
-        await asyncio.sleep(3)
-        base = priya.count
+        await asyncio.sleep(5)  # the list copies of the email burst go out before the next phase
         raw_smtp_seconds = await timed(raw_mail_burst)
-        await priya.wait_for(base + BURST)
-        await asyncio.sleep(2)
-        base = priya.count
+        for n in range(BURST):
+            await priya.wait_for_marker(f"raw-b-{n}")
         began = time.monotonic()
         for n in range(BURST):
             await sender.room_send(
-                community.room_id, "m.room.message", {"msgtype": "m.text", "body": f"chat-burst-{n}"}
+                community.room_id, "m.room.message", {"msgtype": "m.text", "body": f"chatburst{n}"}
             )
-        await priya.wait_for(base + BURST)
+        for n in range(BURST):
+            await priya.wait_for_marker(f"chatburst{n}")
         bridge_to_email_seconds = time.monotonic() - began
         recipients = 3  # Ana, Siobhán and Priya get each of Kenji's posts by mail
 
