@@ -48,7 +48,8 @@ def test_online_check_names_each_failing_server_in_one_line(stack: Stack, tmp_pa
     assert done.returncode == 1
     failures = [line for line in done.stderr.splitlines() if line.startswith("FAIL")]
     assert failures == [
-        "FAIL matrix room #no-such-room:localhost: alias does not resolve: Room alias #no-such-room:localhost not found",
+        "FAIL matrix room #no-such-room:localhost: alias does not resolve: "
+        "Room alias #no-such-room:localhost not found",
         f"FAIL imap 127.0.0.1:{stack.imap_port}: login as {community.list_address} refused by 127.0.0.1",
         f"FAIL smtp 127.0.0.1:{closed}: connection refused (is the server running?)",
     ]
