@@ -4,6 +4,8 @@ Every address is its own mailbox with the password ``test``, so a test invents a
 provisioning accounts. Postfix accepts any recipient and hands each one to Dovecot's LMTP in its own
 transaction: that keeps ``+detail`` in ``Delivered-To``, which the bridge reads for reply tokens.
 Postfix must be started as root; without root the stack uses ``smtp_relay`` instead (same host and port).
+Postfix retries deferred mail after a second or so (not its production minutes), so mail that met a
+stopped Dovecot arrives soon after Dovecot is back.
 """
 
 from __future__ import annotations
@@ -231,6 +233,11 @@ class Postfix:
                 f"Postfix master {self.master_pid()} still runs after `postfix stop`: {result.stdout.strip()}"
             ) from None
 
+    def flush(self) -> None:
+        """Attempt every deferred message now (``postfix flush``), when a stopped Dovecot is back."""
+        if self.master_pid() is not None:
+            self._postfix(find_program("postfix", "postfix"), "flush", timeout=15)
+
     def _postfix(self, program: str, command: str, *, timeout: float) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, STACK_DIR_ENV: str(self._stack_root)}
         return subprocess.run(
@@ -284,6 +291,9 @@ local_header_rewrite_clients =
 in_flow_delay = 0
 message_size_limit = 52428800
 header_size_limit = 1048576
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 5s
 smtputf8_enable = no
 biff = no
 append_dot_mydomain = no

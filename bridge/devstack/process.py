@@ -178,6 +178,14 @@ def is_running(pid: int) -> bool:
     return state != "Z"
 
 
+def process_group_of(pid: int) -> int | None:
+    """The process group of ``pid``, or None when it is gone."""
+    try:
+        return _state_and_group(Path("/proc") / str(pid))[1]
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _state_and_group(proc_entry: Path) -> tuple[str, int]:
     fields = (proc_entry / "stat").read_text().rsplit(")", 1)[-1].split()
     return fields[0], int(fields[2])

@@ -34,6 +34,7 @@ from bridge.devstack.process import (
     StackError,
     is_running,
     kill_processes,
+    process_group_of,
     processes_of,
 )
 from bridge.devstack.synapse import SERVER_NAME, MatrixUser, Synapse, synapse_python
@@ -205,6 +206,50 @@ class Stack:
     def smtp_port(self) -> int:
         return self._running().smtp.smtp_port
 
+    # -- one server at a time (outages) ---------------------------------------------------------
+
+    @property
+    def server_names(self) -> list[str]:
+        """The names ``stop_server`` and ``start_server`` take: synapse, dovecot, postfix or relay."""
+        return [server.name for server in self._running().all]
+
+    def stop_server(self, name: str) -> None:
+        """Stop one server (an outage), keeping its port and data; ``start_server(name)`` brings it back.
+
+        Returns once every process of that server is gone (leftovers are killed), so its clients see
+        connections refused, as in a real outage. The other servers keep running.
+        """
+        server = self._server(name)
+        group = server.process_group
+        server.stop()
+        if group is None:
+            return
+        root = self._running().root
+        leftovers = _wait_for_group_exit(root, group, timeout=5.0)
+        if leftovers:
+            kill_processes(leftovers)
+            raise StackError(f"{name} did not stop cleanly; killed " + ", ".join(map(_describe, leftovers)))
+
+    def start_server(self, name: str, timeout: float | None = None) -> float:
+        """Start a server stopped by ``stop_server`` again, on the same port with the same data.
+
+        Returns its start-up time in seconds; raises StackError (with its log) when it does not come up.
+        Dovecot back, Postfix is told to deliver what it deferred meanwhile now, as an admin would.
+        """
+        server = self._server(name)
+        seconds = _timed_start(server, self.timeout if timeout is None else timeout)
+        smtp = self._running().smtp
+        if isinstance(server, Dovecot) and isinstance(smtp, Postfix):
+            smtp.flush()
+        return seconds
+
+    def _server(self, name: str) -> Synapse | Dovecot | Postfix | SmtpRelay:
+        servers = self._running().all
+        for server in servers:
+            if server.name == name or (name == "smtp" and server is self._running().smtp):
+                return server
+        raise StackError(f"no server named {name!r}: the stack runs {', '.join(s.name for s in servers)}")
+
     def register_user(self, username: str, password: str, admin: bool = False) -> MatrixUser:
         """Create ``@username:localhost`` with a logged-in device (see ``Synapse.register_user``)."""
         return self._running().synapse.register_user(username, password, admin)
@@ -369,6 +414,16 @@ def _wait_for_exit(root: Path, groups: list[int], *, timeout: float) -> list[Run
     deadline = time.monotonic() + timeout
     while True:
         leftovers = processes_of(root, groups)
+        if not leftovers or time.monotonic() >= deadline:
+            return leftovers
+        time.sleep(0.05)
+
+
+def _wait_for_group_exit(root: Path, group: int, *, timeout: float) -> list[RunningProcess]:
+    """The processes of one server (its process ``group``) still alive after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        leftovers = [p for p in processes_of(root, [group]) if process_group_of(p.pid) == group]
         if not leftovers or time.monotonic() >= deadline:
             return leftovers
         time.sleep(0.05)
