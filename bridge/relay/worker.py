@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -90,6 +91,8 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self.sent = 0
         self.failed = 0
+        self._outages: dict[Channel, tuple[float, int]] = {}
+        """Per channel failing temporarily: since when (monotonic) and how many failed attempts."""
 
     async def release_dead_local_workers(self) -> int:
         """Give back rows claimed by earlier processes on this host that are gone (a kill -9, a crash).
@@ -185,6 +188,20 @@ class DeliveryWorker:
                 log.exception("delivery %d was sent but could not be recorded", entry.id)
                 return
             self.sent += len(group)
+            self._recovered(entry.channel)
+
+    def _recovered(self, channel: Channel) -> None:
+        """A delivery went out: the end of that channel's outage, if one was open."""
+        outage = self._outages.pop(channel, None)
+        if outage is not None:
+            began, failures = outage
+            log.info(
+                "%s deliveries working again after %.0f s (%d failed attempts)",
+                channel.value,
+                time.monotonic() - began,
+                failures,
+                extra={"channel": channel.value},
+            )
 
     async def _failed(self, group: list[OutboxEntry], error: str, *, permanent: bool) -> None:
         self.failed += len(group)
@@ -197,7 +214,18 @@ class DeliveryWorker:
                 state = await self.store.outbox.mark_failed(
                     entry.id, error, self.clock(), worker_id=self.worker_id
                 )
-            level = logging.ERROR if state is DeliveryState.DEAD else logging.WARNING
+            level = logging.ERROR if state is DeliveryState.DEAD else logging.DEBUG
+            if state is not DeliveryState.DEAD:
+                # One warning per outage of a channel (a server down fails every row); retries are debug.
+                began, failures = self._outages.get(entry.channel, (time.monotonic(), 0))
+                if failures == 0:
+                    log.warning(
+                        "%s deliveries failing: %s; retrying with backoff until they work again",
+                        entry.channel.value,
+                        error,
+                        extra={"delivery": entry.id, "post": entry.post_id, "channel": entry.channel.value},
+                    )
+                self._outages[entry.channel] = (began, failures + 1)
             log.log(
                 level,
                 "delivery %d to %s failed (%s): %s",
