@@ -82,14 +82,15 @@ def _connection_config(url: str, dialect: Dialect, pool_size: int) -> dict[str, 
         path = url.partition("://")[2]
         if not path:
             raise DatabaseUrlError("sqlite:// URL without a path")
-        # tortoise runs every extra credential as a PRAGMA on connect.
+        # tortoise runs every extra credential as a PRAGMA on connect, in this order: the busy timeout
+        # comes first, so switching to WAL waits for a daemon's write instead of failing at once.
         return {
             "engine": "tortoise.backends.sqlite",
             "credentials": {
                 "file_path": path,
+                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
                 "journal_mode": "WAL",
                 "foreign_keys": "ON",
-                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
                 "synchronous": "NORMAL",
             },
         }
