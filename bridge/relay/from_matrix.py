@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState, InboundMessage
 from bridge.matrix.events import (
+    IgnoredBecause,
     MatrixEdit,
     MatrixEvent,
     MatrixIgnored,
@@ -70,7 +71,10 @@ class MatrixInbound:
         elif isinstance(event, MatrixReaction):
             await self._react(community, event)
         elif isinstance(event, MatrixIgnored):
-            log.debug(
+            # Our own events are routine; anything else not relayed is worth a line at the default level.
+            own = event.reason in (IgnoredBecause.OWN_EVENT, IgnoredBecause.OWN_MARKER)
+            log.log(
+                logging.DEBUG if own else logging.INFO,
                 "matrix event not relayed: %s",
                 event.reason.value,
                 extra={"event": event.event_id, "community": community.slug, "detail": event.detail},
