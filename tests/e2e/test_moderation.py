@@ -76,23 +76,19 @@ async def answer_to(bridge: RunningBridge, prefix: str) -> str:
     return found[0]
 
 
-def held_list(bridge: RunningBridge) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bridge",
-            "--config",
-            str(bridge.community.config_path),
-            "held",
-            "list",
-            "--json",
-        ],
+def icop(bridge: RunningBridge, *args: str) -> subprocess.CompletedProcess[str]:
+    config = str(bridge.community.config_path)
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", "--config", config, *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def held_list(bridge: RunningBridge) -> list[dict[str, Any]]:
+    done = icop(bridge, "held", "list", "--json")
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -169,6 +165,13 @@ async def test_a_forged_member_is_held_but_their_signed_reply_is_not(
     )
     number = await held_number(bridge, 1)
     assert [h["id"] for h in held_list(bridge)] == [number]
+    rejected = icop(bridge, "held", "reject", str(number), "--reason", "forged")
+    assert rejected.returncode == 0, rejected.stderr
+    assert rejected.stdout.startswith(f"Rejected post {number} from Kenji Watanabe")
+    again = icop(bridge, "held", "approve", str(number))
+    assert again.returncode == 1  # decided already: said so, nothing relayed
+    assert again.stderr.strip() == f"Post {number} is not held any more: rejected by cli."
+    assert icop(bridge, "held", "approve", "999999").returncode == 1
 
     await send_mail(
         mail_from(
