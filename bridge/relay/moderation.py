@@ -180,6 +180,15 @@ class Moderation:
         post, problem = await self._held_post(community, post_id)
         if post is None:
             return Decision(False, problem, post_id)
+        if ban and post.author_id is not None:
+            # A member's post is held when its From was refuted: banning the address would punish the
+            # member for a forger. Members leave through the roster, not through a ban.
+            return Decision(
+                False,
+                f"Post {post_id} carries the address of a member ({post.author_address}), perhaps forged: "
+                f"`!icop reject {post_id}` it instead; a member is removed through the roster.",
+                post_id,
+            )
         told = post.origin_channel is Channel.EMAIL
         notices = [DeliverySpec(Channel.EMAIL, post.author_address, DeliveryKind.NOTICE)] if told else []
         done = await self.log.decide(

@@ -200,3 +200,9 @@ async def test_a_refuted_member_is_held_unless_their_token_vouches(store: Store)
     moderation = Moderation(store, clock=lambda: NOW)
     outcome = await Ingestor(store, KEY, clock=lambda: NOW, gate=moderation).ingest(ctx, message, hold=reason)
     assert outcome.status is IngestStatus.HELD
+    assert outcome.post_id is not None
+    refused = await moderation.ban(ctx, outcome.post_id, "@ana:localhost")  # would ban the real Kenji
+    assert not refused.done
+    assert "address of a member (kenji@example.jp), perhaps forged" in refused.message
+    assert not await moderation.banned(ctx, "kenji@example.jp")
+    assert (await moderation.reject(ctx, outcome.post_id, "@ana:localhost")).done
