@@ -74,7 +74,7 @@ class RelayService:
         self.session: MatrixSession | None = None
         self.smtp: SmtpSender | None = None
         self.inbox: ImapInbox | None = None
-        self.worker: DeliveryWorker | None = None
+        self.workers: dict[Channel, DeliveryWorker] = {}
         self.ingestor: Ingestor | None = None
         self.moderation: Moderation | None = None
         self.signing_key: bytes | None = None
@@ -143,15 +143,20 @@ class RelayService:
             channel: NoticeCourier(self.store, inner, self._by_id, matrix=notices, smtp=self.smtp)
             for channel, inner in couriers.items()
         }
-        self.worker = DeliveryWorker(
-            self.store,
-            couriers,
-            f"{socket.gethostname()}:{os.getpid()}",
-            email_concurrency=max(2, smtp.connections * 2),
-            on_dead=self._tell_conveners,
-        )
-        self.moderation = Moderation(self.store, on_queued=self.worker.wake)
-        self.ingestor = Ingestor(self.store, key, on_queued=self.worker.wake, gate=self.moderation)
+        # One delivery lane per channel, so the room never waits for a round of mail and vice versa.
+        self.workers = {
+            channel: DeliveryWorker(
+                self.store,
+                couriers,
+                f"{socket.gethostname()}:{os.getpid()}",
+                email_concurrency=max(2, smtp.connections * 2),
+                channel=channel,
+                on_dead=self._tell_conveners,
+            )
+            for channel in (Channel.MATRIX, Channel.EMAIL)
+        }
+        self.moderation = Moderation(self.store, on_queued=self._wake)
+        self.ingestor = Ingestor(self.store, key, on_queued=self._wake, gate=self.moderation)
         imap = config.mail.imap
         self.inbox = ImapInbox(
             imap,
@@ -187,7 +192,12 @@ class RelayService:
         ]
 
     def loops(self) -> Mapping[str, Callable[[], Awaitable[None]]]:
-        return {"matrix": self._matrix_loop, "mailbox": self._mailbox_loop, "outbox": self._outbox_loop}
+        return {
+            "matrix": self._matrix_loop,
+            "mailbox": self._mailbox_loop,
+            "outbox.matrix": self.workers[Channel.MATRIX].run,
+            "outbox.email": self.workers[Channel.EMAIL].run,
+        }
 
     # -- loops -------------------------------------------------------------------------------
     async def _matrix_loop(self) -> None:
@@ -235,14 +245,10 @@ class RelayService:
         await self.rooms_ready.wait()
         await self.inbox.run()
 
-    async def _outbox_loop(self) -> None:
-        assert self.worker is not None
-        await self.worker.run()
-
     # -- helpers -----------------------------------------------------------------------------
     def _wake(self) -> None:
-        if self.worker is not None:
-            self.worker.wake()
+        for worker in self.workers.values():
+            worker.wake()
 
     async def _refresh_communities(self) -> None:
         configs = {c.slug: c for c in self.loaded.config.community}

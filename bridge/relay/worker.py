@@ -75,6 +75,7 @@ class DeliveryWorker:
         lease_seconds: float = 300.0,
         poll_seconds: float = 1.0,
         email_concurrency: int = 8,
+        channel: Channel | None = None,
         on_dead: DeadHandler = _nobody_told,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -86,6 +87,7 @@ class DeliveryWorker:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.email_slots = asyncio.Semaphore(email_concurrency)
+        self.channel = channel  # one lane per channel: Matrix sends never wait for a round of mail
         self.on_dead = on_dead
         self.clock = clock
         self._wake = asyncio.Event()
@@ -127,7 +129,11 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim and deliver one round of due rows; returns how many rows were claimed."""
         entries = await self.store.outbox.claim_due(
-            self.worker_id, self.clock(), limit=self.claim_limit, lease_seconds=self.lease_seconds
+            self.worker_id,
+            self.clock(),
+            limit=self.claim_limit,
+            lease_seconds=self.lease_seconds,
+            channel=self.channel,
         )
         if not entries:
             return 0

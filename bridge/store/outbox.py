@@ -29,17 +29,27 @@ SET "state" = 'sending', "claimed_by" = {p1}, "claimed_until" = {p2},
     "attempts" = "attempts" + 1, "updated_at" = {p3}
 WHERE "id" IN (
     SELECT "id" FROM "delivery"
-    WHERE ("state" = 'pending' AND "next_attempt_at" <= {p3}
-           AND ("not_before" IS NULL OR "not_before" <= {p3}))
-       OR ("state" = 'sending' AND "claimed_until" < {p3})
+    WHERE (("state" = 'pending' AND "next_attempt_at" <= {p3}
+            AND ("not_before" IS NULL OR "not_before" <= {p3}))
+        OR ("state" = 'sending' AND "claimed_until" < {p3})){channel}
     ORDER BY "next_attempt_at", "id"
     LIMIT {p4}{lock}
 )
 RETURNING "id"
 """
+_SKIP_LOCKED = "\n    FOR UPDATE SKIP LOCKED"
 _CLAIM_SQL = {
-    Dialect.SQLITE: _CLAIM.format(p1="?1", p2="?2", p3="?3", p4="?4", lock=""),
-    Dialect.POSTGRES: _CLAIM.format(p1="$1", p2="$2", p3="$3", p4="$4", lock="\n    FOR UPDATE SKIP LOCKED"),
+    # (dialect, one channel only?) → statement
+    (Dialect.SQLITE, False): _CLAIM.format(p1="?1", p2="?2", p3="?3", p4="?4", lock="", channel=""),
+    (Dialect.SQLITE, True): _CLAIM.format(
+        p1="?1", p2="?2", p3="?3", p4="?4", lock="", channel='\n      AND "channel" = ?5'
+    ),
+    (Dialect.POSTGRES, False): _CLAIM.format(
+        p1="$1", p2="$2", p3="$3", p4="$4", lock=_SKIP_LOCKED, channel=""
+    ),
+    (Dialect.POSTGRES, True): _CLAIM.format(
+        p1="$1", p2="$2", p3="$3", p4="$4", lock=_SKIP_LOCKED, channel='\n      AND "channel" = $5'
+    ),
 }
 
 
@@ -77,13 +87,24 @@ class Outbox:
         self._rand = rand
 
     async def claim_due(
-        self, worker_id: str, now: datetime, limit: int = 10, lease_seconds: float = 60.0
+        self,
+        worker_id: str,
+        now: datetime,
+        limit: int = 10,
+        lease_seconds: float = 60.0,
+        *,
+        channel: Channel | None = None,
     ) -> builtins.list[OutboxEntry]:
-        """Claim up to ``limit`` due rows (or rows whose lease expired) for ``worker_id``."""
+        """Claim up to ``limit`` due rows (or rows whose lease expired) for ``worker_id``, of one
+        ``channel`` when given (each channel has its own delivery lane)."""
         now = as_utc(now)
         until = now + timedelta(seconds=lease_seconds)
+        params: list[object] = [worker_id, until, now, limit]
+        if channel is not None:
+            params.append(channel.value)
+        sql = _CLAIM_SQL[self._db.dialect, channel is not None]
         async with self._db.transaction() as tx:
-            rows = await self._db.fetch(_CLAIM_SQL[self._db.dialect], [worker_id, until, now, limit], tx=tx)
+            rows = await self._db.fetch(sql, params, tx=tx)
             ids = [int(r["id"]) for r in rows]
             claimed = await Delivery.filter(id__in=ids).using_db(tx.client)
         return sorted((outbox_entry(d) for d in claimed), key=lambda e: (e.next_attempt_at, e.id))
