@@ -27,7 +27,7 @@ from bridge.devstack.community import DemoCommunity, prepare_community
 from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
 
-WAIT_SECONDS = 30.0
+WAIT_SECONDS = 45.0  # an upper bound, see MAIL_TIMEOUT
 
 
 @dataclass
