@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bridge.app import Bridge, StartupError, open_database, serve
@@ -17,7 +18,11 @@ from bridge.email.probe import probe_imap, probe_smtp
 from bridge.logs import configure_logging
 from bridge.matrix.probe import probe_matrix
 from bridge.probe import ProbeResult
-from bridge.store import Database, MemberRecord, OutboxEntry, Store
+from bridge.relay.bounces import bounce_policy
+from bridge.relay.community import CommunityContext
+from bridge.relay.moderation import CLI_ACTOR, Moderation
+from bridge.store import MemberRecord, OutboxEntry, Store
+from bridge.store.communities import normalise_email
 from bridge.store.database import DatabaseUrlError, redact
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 
@@ -95,41 +100,30 @@ async def db(loaded: LoadedConfig, action: str) -> int:
 
 async def outbox(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     """``icop outbox list|retry``: what is waiting, what is dead, and sending dead deliveries again."""
-    try:
-        database = await open_database(loaded.database_url())
-    except StartupError as error:
-        print(f"icop: {error}", file=sys.stderr)
-        return 1
-    try:
-        await _require_schema(database)
-        store = Store(database)
-        if args.outbox_command == "retry":
-            ids = args.ids or [
-                entry.id for entry in await store.outbox.list(DeliveryState.DEAD, limit=100_000)
-            ]
-            count = await store.outbox.retry(ids)
-            print(f"{count} dead deliver{'y' if count == 1 else 'ies'} queued again")
-            return 0
-        state = None if args.state == "all" else DeliveryState(args.state)
-        entries = await store.outbox.list(state, limit=args.limit)
-        for entry in entries:
-            if args.json:
-                print(json.dumps(_outbox_json(entry), ensure_ascii=False))
-            else:
-                print(
-                    f"{entry.id:>7}  {entry.state.value:<9} {entry.channel.value:<6} {entry.kind.value:<9} "
-                    f"post {entry.post_id:<6} to {entry.recipient}  attempts {entry.attempts}"
-                    + (f"  last error: {entry.last_error}" if entry.last_error else "")
-                )
-        if not args.json:
-            counts = await store.outbox.counts()
-            print("  ".join(f"{state.value}: {n}" for state, n in counts.items()), file=sys.stderr)
+    return await _with_store(loaded, lambda store: _outbox(store, args))
+
+
+async def _outbox(store: Store, args: argparse.Namespace) -> int:
+    if args.outbox_command == "retry":
+        ids = args.ids or [entry.id for entry in await store.outbox.list(DeliveryState.DEAD, limit=100_000)]
+        count = await store.outbox.retry(ids)
+        print(f"{count} dead deliver{'y' if count == 1 else 'ies'} queued again")
         return 0
-    except SchemaTooNewError as error:
-        print(f"icop: {error}", file=sys.stderr)
-        return 3
-    finally:
-        await database.close()
+    state = None if args.state == "all" else DeliveryState(args.state)
+    entries = await store.outbox.list(state, limit=args.limit)
+    for entry in entries:
+        if args.json:
+            print(json.dumps(_outbox_json(entry), ensure_ascii=False))
+        else:
+            print(
+                f"{entry.id:>7}  {entry.state.value:<9} {entry.channel.value:<6} {entry.kind.value:<9} "
+                f"post {entry.post_id:<6} to {entry.recipient}  attempts {entry.attempts}"
+                + (f"  last error: {entry.last_error}" if entry.last_error else "")
+            )
+    if not args.json:
+        counts = await store.outbox.counts()
+        print("  ".join(f"{state.value}: {n}" for state, n in counts.items()), file=sys.stderr)
+    return 0
 
 
 async def held(loaded: LoadedConfig, args: argparse.Namespace) -> int:
@@ -138,57 +132,43 @@ async def held(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     Exit 0 when done, 1 when the post is not held (unknown, or decided already), 2 for an unknown
     community, 3 for the schema.
     """
-    from bridge.relay.community import CommunityContext
-    from bridge.relay.moderation import CLI_ACTOR, Moderation
+    return await _with_store(loaded, lambda store: _held(store, loaded, args))
 
-    try:
-        database = await open_database(loaded.database_url())
-    except StartupError as error:
-        print(f"icop: {error}", file=sys.stderr)
+
+async def _held(store: Store, loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    moderation = Moderation(store)
+    configs = {c.slug: c for c in loaded.config.community}
+    contexts = {
+        r.id: CommunityContext(configs[r.slug], r) for r in await store.communities.all() if r.slug in configs
+    }
+    if args.held_command == "list":
+        community = next((c for c in contexts.values() if c.slug == args.community), None)
+        if args.community and community is None:
+            print(f"icop: no community {args.community!r} in the config and the store", file=sys.stderr)
+            return 2
+        posts = await moderation.held(community)
+        for held_post in posts:
+            print(
+                json.dumps(dataclasses.asdict(held_post), ensure_ascii=False)
+                if args.json
+                else held_post.line()
+            )
+        if not args.json:
+            print(f"{len(posts)} held post{'' if len(posts) == 1 else 's'}", file=sys.stderr)
+        return 0
+    post = await store.posts.get(args.id)
+    context = contexts.get(post.community_id) if post is not None else None
+    if post is None or context is None:
+        print(f"icop: there is no post {args.id} in a configured community", file=sys.stderr)
         return 1
-    try:
-        await _require_schema(database)
-        store = Store(database)
-        moderation = Moderation(store)
-        configs = {c.slug: c for c in loaded.config.community}
-        contexts = {
-            r.id: CommunityContext(configs[r.slug], r)
-            for r in await store.communities.all()
-            if r.slug in configs
-        }
-        if args.held_command == "list":
-            community = next((c for c in contexts.values() if c.slug == args.community), None)
-            if args.community and community is None:
-                print(f"icop: no community {args.community!r} in the config and the store", file=sys.stderr)
-                return 2
-            posts = await moderation.held(community)
-            for held_post in posts:
-                print(
-                    json.dumps(dataclasses.asdict(held_post), ensure_ascii=False)
-                    if args.json
-                    else held_post.line()
-                )
-            if not args.json:
-                print(f"{len(posts)} held post{'' if len(posts) == 1 else 's'}", file=sys.stderr)
-            return 0
-        post = await store.posts.get(args.id)
-        context = contexts.get(post.community_id) if post is not None else None
-        if post is None or context is None:
-            print(f"icop: there is no post {args.id} in a configured community", file=sys.stderr)
-            return 1
-        if args.held_command == "approve":
-            decision = await moderation.approve(context, args.id, CLI_ACTOR)
-        elif args.held_command == "reject":
-            decision = await moderation.reject(context, args.id, CLI_ACTOR, args.reason)
-        else:
-            decision = await moderation.ban(context, args.id, CLI_ACTOR, args.reason)
-        print(decision.message, file=sys.stdout if decision.done else sys.stderr)
-        return 0 if decision.done else 1
-    except SchemaTooNewError as error:
-        print(f"icop: {error}", file=sys.stderr)
-        return 3
-    finally:
-        await database.close()
+    if args.held_command == "approve":
+        decision = await moderation.approve(context, args.id, CLI_ACTOR)
+    elif args.held_command == "reject":
+        decision = await moderation.reject(context, args.id, CLI_ACTOR, args.reason)
+    else:
+        decision = await moderation.ban(context, args.id, CLI_ACTOR, args.reason)
+    print(decision.message, file=sys.stdout if decision.done else sys.stderr)
+    return 0 if decision.done else 1
 
 
 async def members(loaded: LoadedConfig, args: argparse.Namespace) -> int:
@@ -198,8 +178,6 @@ async def members(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     syncs the roster), 2 for a missing or unknown community or an address that is no member, 3 for the
     schema.
     """
-    from bridge.relay.bounces import bounce_policy
-    from bridge.store.communities import normalise_email
 
     slug = getattr(args, "community", None)
     if not slug:
@@ -208,51 +186,42 @@ async def members(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     if slug not in {c.slug for c in loaded.config.community}:
         print(f"icop: no community {slug!r} in the config", file=sys.stderr)
         return 2
-    try:
-        database = await open_database(loaded.database_url())
-    except StartupError as error:
-        print(f"icop: {error}", file=sys.stderr)
+    return await _with_store(loaded, lambda store: _members(store, loaded, args, slug))
+
+
+async def _members(store: Store, loaded: LoadedConfig, args: argparse.Namespace, slug: str) -> int:
+    community = await store.communities.by_slug(slug)
+    if community is None:
+        print(f"icop: community {slug!r} is not in the store yet: start `icop run` once", file=sys.stderr)
         return 1
-    try:
-        await _require_schema(database)
-        store = Store(database)
-        community = await store.communities.by_slug(slug)
-        if community is None:
-            print(f"icop: community {slug!r} is not in the store yet: start `icop run` once", file=sys.stderr)
-            return 1
-        rows = await store.communities.members(community.id)
-        if args.members_command == "reset-bounces":
-            wanted = normalise_email(args.email)
-            member = next((m for m in rows if m.email and normalise_email(m.email) == wanted), None)
-            if member is None:
-                print(f"icop: {args.email} is not a member of {slug}", file=sys.stderr)
-                return 2
-            await store.communities.reset_bounces(member.membership_id)
-            after = await store.communities.member_record(member.membership_id)
-            state = after.state.value if after is not None else "gone"
-            print(f"{member.email}: bounce score reset to 0, state {state}")
-            return 0
-        policy = bounce_policy(loaded.config.mail)
-        now = datetime.now(UTC)
-        for row in rows:
-            score = policy.decayed(row.bounce_score, row.last_bounce_at, now)
-            if args.json:
-                print(json.dumps(_member_json(row, score), ensure_ascii=False))
-            else:
-                last = row.last_bounce_at.strftime("%Y-%m-%d %H:%M") if row.last_bounce_at else "-"
-                state = row.state.value + (f" ({row.state_reason})" if row.state_reason else "")
-                print(
-                    f"{row.name:<24} {row.email or '-':<32} {row.matrix_id or '-':<24} {row.role.value:<8} "
-                    f"{state:<20} {row.delivery.value:<6} bounces {score:4.1f} last {last}"
-                )
-        if not args.json:
-            print(f"{len(rows)} member{'' if len(rows) == 1 else 's'}", file=sys.stderr)
+    rows = await store.communities.members(community.id)
+    if args.members_command == "reset-bounces":
+        wanted = normalise_email(args.email)
+        member = next((m for m in rows if m.email and normalise_email(m.email) == wanted), None)
+        if member is None:
+            print(f"icop: {args.email} is not a member of {slug}", file=sys.stderr)
+            return 2
+        await store.communities.reset_bounces(member.membership_id)
+        after = await store.communities.member_record(member.membership_id)
+        state = after.state.value if after is not None else "gone"
+        print(f"{member.email}: bounce score reset to 0, state {state}")
         return 0
-    except SchemaTooNewError as error:
-        print(f"icop: {error}", file=sys.stderr)
-        return 3
-    finally:
-        await database.close()
+    policy = bounce_policy(loaded.config.mail)
+    now = datetime.now(UTC)
+    for row in rows:
+        score = policy.decayed(row.bounce_score, row.last_bounce_at, now)
+        if args.json:
+            print(json.dumps(_member_json(row, score), ensure_ascii=False))
+        else:
+            last = row.last_bounce_at.strftime("%Y-%m-%d %H:%M") if row.last_bounce_at else "-"
+            state = row.state.value + (f" ({row.state_reason})" if row.state_reason else "")
+            print(
+                f"{row.name:<24} {row.email or '-':<32} {row.matrix_id or '-':<24} {row.role.value:<8} "
+                f"{state:<20} {row.delivery.value:<6} bounces {score:4.1f} last {last}"
+            )
+    if not args.json:
+        print(f"{len(rows)} member{'' if len(rows) == 1 else 's'}", file=sys.stderr)
+    return 0
 
 
 def _member_json(row: MemberRecord, score: float) -> dict[str, object]:
@@ -288,6 +257,19 @@ def _outbox_json(entry: OutboxEntry) -> dict[str, object]:
     }
 
 
-async def _require_schema(database: Database) -> None:
-    """Commands that read the store need its schema; an older one is upgraded, a newer one refused."""
-    await upgrade(database)
+async def _with_store(loaded: LoadedConfig, work: Callable[[Store], Awaitable[int]]) -> int:
+    """Run a command's ``work`` on the store: exit 1 when it cannot be opened, 3 when its schema is newer
+    than this code (an older one is upgraded first: commands need the current schema)."""
+    try:
+        database = await open_database(loaded.database_url())
+    except StartupError as error:
+        print(f"icop: {error}", file=sys.stderr)
+        return 1
+    try:
+        await upgrade(database)
+        return await work(Store(database))
+    except SchemaTooNewError as error:
+        print(f"icop: {error}", file=sys.stderr)
+        return 3
+    finally:
+        await database.close()
