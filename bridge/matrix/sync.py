@@ -40,7 +40,7 @@ TIMELINE_LIMIT = 100
 GAP_PAGE_SIZE = 100
 MAX_GAP_PAGES = 20
 BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_MAX_SECONDS = 60.0
+BACKOFF_MAX_SECONDS = 15.0  # a homeserver back from an outage is noticed within 15 s
 
 BatchHandler = Callable[[SyncBatch], Awaitable[None]]
 
