@@ -22,6 +22,7 @@ test: bootstrap
 	$(BIN)/ruff format --check bridge tests bench
 	$(BIN)/mypy
 	CI=$${CI:-true} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m bridge.devstack leftovers  # no server of any test stack may outlive the run
 
 unit: bootstrap
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -5,7 +5,7 @@ the same as JSON for scripts, and stops everything on Ctrl-C, SIGTERM or SIGHUP.
 stacks whose owner died without stopping them (``--clean`` kills their processes and removes their dirs).
 
 Exit codes: 0 stopped cleanly, 1 the stack did not start, 2 usage, 3 it did not stop cleanly,
-4 leftovers found (``leftovers`` without ``--clean``).
+4 servers of an abandoned stack still running (``leftovers`` without ``--clean``).
 """
 
 from __future__ import annotations
@@ -111,7 +111,9 @@ def leftovers(*, clean: bool) -> int:
             print(f"  killed and removed {root}")
     if not abandoned:
         print("no abandoned stacks")
-    return EXIT_LEFTOVERS if abandoned and not clean else 0
+    # Only a server still running is a failure; a dir whose servers are gone is reported, not fatal.
+    running = any(processes for processes in abandoned.values())
+    return EXIT_LEFTOVERS if running and not clean else 0
 
 
 def _request_stop(signum: int, frame: FrameType | None) -> NoReturn:
