@@ -91,32 +91,7 @@ class RelayService:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         loaded, config = self.loaded, self.loaded.config
-        for community in config.community:
-            roster = [
-                RosterMember(
-                    name=m.name,
-                    email=m.email,
-                    role=Role(m.role),
-                    matrix=m.matrix,
-                    time_zone=m.time_zone,
-                    delivery=DeliveryMode(m.delivery),
-                )
-                for m in community.member
-            ]
-            sync = await self.store.communities.sync_community(
-                slug=community.slug,
-                name=community.name,
-                list_address=community.list_address,
-                room=community.room,
-                time_zone=community.time_zone,
-                roster=roster,
-            )
-            if community.room.startswith("!"):
-                await self.store.communities.set_room_id(sync.community_id, community.room)
-            log.info(
-                "community ready",
-                extra={"community": community.slug, "added": sync.added, "updated": sync.updated},
-            )
+        await self._sync_communities()
         await self._refresh_communities()
         self.signing_key = key = await signing_key(loaded, self.store.settings)
         if self.redactor is not None:
@@ -174,6 +149,36 @@ class RelayService:
                 ),
             ).handle,
         )
+
+    async def _sync_communities(self) -> None:
+        """Communities and rosters from config into the store (idempotent; delivery choices survive)."""
+        config = self.loaded.config
+        for community in config.community:
+            roster = [
+                RosterMember(
+                    name=m.name,
+                    email=m.email,
+                    role=Role(m.role),
+                    matrix=m.matrix,
+                    time_zone=m.time_zone,
+                    delivery=DeliveryMode(m.delivery),
+                )
+                for m in community.member
+            ]
+            sync = await self.store.communities.sync_community(
+                slug=community.slug,
+                name=community.name,
+                list_address=community.list_address,
+                room=community.room,
+                time_zone=community.time_zone,
+                roster=roster,
+            )
+            if community.room.startswith("!"):
+                await self.store.communities.set_room_id(sync.community_id, community.room)
+            log.info(
+                "community ready",
+                extra={"community": community.slug, "added": sync.added, "updated": sync.updated},
+            )
 
     async def stop(self) -> None:
         if self.inbox is not None:
