@@ -118,7 +118,7 @@ class MailWatcher:
         while self.count < count:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.address}: {self.count} of {count} mails")
-            response = await self.client.noop()
+            response = await self.client.select("INBOX")  # always reports EXISTS; NOOP can miss it
             self.count = max(self.count, _exists(response.lines))
             if self.count < count:
                 await asyncio.sleep(0.01)
@@ -131,7 +131,7 @@ class MailWatcher:
         while marker not in self.markers:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.address}: no mail with {marker!r}")
-            response = await self.client.noop()
+            response = await self.client.select("INBOX")  # always reports EXISTS; NOOP can miss it
             exists = max(self.count, _exists(response.lines))
             if exists > self.fetched:
                 fetched = await self.client.fetch(f"{self.fetched + 1}:{exists}", "(BODY.PEEK[TEXT])")
