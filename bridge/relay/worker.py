@@ -212,14 +212,9 @@ class DeliveryWorker:
     async def _failed(self, group: list[OutboxEntry], error: str, *, permanent: bool) -> None:
         self.failed += len(group)
         for entry in group:
-            if permanent:
-                state = await self.store.outbox.mark_dead(
-                    entry.id, error, self.clock(), worker_id=self.worker_id
-                )
-            else:
-                state = await self.store.outbox.mark_failed(
-                    entry.id, error, self.clock(), worker_id=self.worker_id
-                )
+            state = await self.store.outbox.mark_failed(
+                entry.id, error, self.clock(), worker_id=self.worker_id, permanent=permanent
+            )
             level = logging.ERROR if state is DeliveryState.DEAD else logging.DEBUG
             if state is not DeliveryState.DEAD:
                 # One warning per outage of a channel (a server down fails every row); retries are debug.

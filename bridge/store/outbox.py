@@ -147,9 +147,16 @@ class Outbox:
         return True
 
     async def mark_failed(
-        self, delivery_id: int, error: str, now: datetime, *, worker_id: str | None = None
+        self,
+        delivery_id: int,
+        error: str,
+        now: datetime,
+        *,
+        worker_id: str | None = None,
+        permanent: bool = False,
     ) -> DeliveryState | None:
-        """Schedule a retry after the backoff, or park the row as dead; returns its new state.
+        """Schedule a retry after the backoff, or park the row as dead (past the retry limit, or at once
+        when ``permanent``); returns its new state.
 
         None when the row is not (or, with ``worker_id``, no longer this worker's) claim.
         """
@@ -158,7 +165,7 @@ class Outbox:
             row = await _claimed(delivery_id, worker_id, tx)
             if row is None:
                 return None
-            dead = row.attempts >= self.policy.max_attempts
+            dead = permanent or row.attempts >= self.policy.max_attempts
             state = DeliveryState.DEAD if dead else DeliveryState.PENDING
             await (
                 Delivery.filter(id=delivery_id)
@@ -178,22 +185,7 @@ class Outbox:
         self, delivery_id: int, error: str, now: datetime, *, worker_id: str | None = None
     ) -> DeliveryState | None:
         """Park a claimed row as dead at once: retrying cannot help (a permanent rejection)."""
-        async with self._db.transaction() as tx:
-            row = await _claimed(delivery_id, worker_id, tx)
-            if row is None:
-                return None
-            await (
-                Delivery.filter(id=delivery_id)
-                .using_db(tx.client)
-                .update(
-                    state=DeliveryState.DEAD,
-                    last_error=error,
-                    claimed_by=None,
-                    claimed_until=None,
-                    updated_at=as_utc(now),
-                )
-            )
-        return DeliveryState.DEAD
+        return await self.mark_failed(delivery_id, error, now, worker_id=worker_id, permanent=True)
 
     async def list(
         self, state: DeliveryState | None = None, *, limit: int = 100
