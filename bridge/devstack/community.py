@@ -65,6 +65,7 @@ def prepare_community(
     ana = stack.register_user(f"ana{user_suffix}", DEMO_PASSWORD)
     kenji = stack.register_user(f"kenji{user_suffix}", DEMO_PASSWORD)
     alias_name = f"{slug}{user_suffix}"
+    room_alias = f"#{alias_name}:{stack.server_name}"
     room_id = _create_public_room(stack.homeserver_url, ana.access_token, alias_name, name)
     _join(stack.homeserver_url, kenji.access_token, room_id)
     list_address = f"{slug}{user_suffix}@{LIST_DOMAIN}"
@@ -95,7 +96,7 @@ def prepare_community(
             bot=bot,
             slug=slug,
             name=name,
-            room=f"#{alias_name}:{stack.server_name}",
+            room=room_alias,
             list_address=list_address,
             members=members,
             relay_policy=relay_policy,
@@ -108,7 +109,7 @@ def prepare_community(
         config_path=config,
         database_path=database,
         slug=slug,
-        room_alias=f"#{alias_name}:{stack.server_name}",
+        room_alias=room_alias,
         room_id=room_id,
         list_address=list_address,
         bot=bot,

@@ -97,12 +97,11 @@ class MatrixCourier:
         """``@Full Name`` of a member who chats becomes a mention pill (only names no two members share)."""
         if "@" not in (html or text):
             return html
-        names: dict[str, str] = {}
-        for member in await self.store.communities.recipients(community_id):
-            if member.matrix_id:
-                person = await self.store.communities.person_by_matrix_id(member.matrix_id)
-                if person is not None:
-                    names[person.display_name] = member.matrix_id
+        names = {
+            member.name: member.matrix_id
+            for member in await self.store.communities.members(community_id)
+            if member.matrix_id
+        }
         pilled = names_to_pills(html or text, names) if names else None
         return pilled if pilled and "matrix.to" in pilled else html
 
