@@ -26,7 +26,7 @@ from typing import Any
 import aioimaplib
 import aiosmtplib
 
-from bridge.devstack.community import DEMO_PASSWORD, DemoCommunity, prepare_community
+from bridge.devstack.community import DEMO_PASSWORD, DemoCommunity, prepare_community, room_messages
 from bridge.devstack.stack import Stack
 
 STEP_TIMEOUT = 60.0
@@ -145,15 +145,10 @@ async def _wait(probe: Any, what: str) -> Any:
 def _bot_events(stack: Stack, community: DemoCommunity, count: int) -> list[dict[str, Any]] | None:
     ana = community.member("ana").matrix
     assert ana is not None
-    room = urllib.parse.quote(community.room_id)
-    request = urllib.request.Request(  # noqa: S310 (the local stack)
-        f"{stack.homeserver_url}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=50",
-        headers={"Authorization": f"Bearer {ana.access_token}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        chunk = json.loads(response.read())["chunk"]
     events = [
-        e for e in reversed(chunk) if e["type"] == "m.room.message" and e["sender"] == community.bot.user_id
+        event
+        for event in room_messages(stack.homeserver_url, ana.access_token, community.room_id, 50)
+        if event["sender"] == community.bot.user_id
     ]
     return events if len(events) >= count else None
 

@@ -194,6 +194,18 @@ def _client_api(homeserver: str, token: str, method: str, path: str, body: dict[
     return answer
 
 
+def room_messages(homeserver: str, token: str, room_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The room's latest ``m.room.message`` events, oldest first, as Synapse serves them to ``token``."""
+    room = urllib.parse.quote(room_id)
+    request = urllib.request.Request(  # noqa: S310 (a URL of the local stack)
+        f"{homeserver}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit={limit}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        chunk: list[dict[str, Any]] = json.loads(response.read())["chunk"]
+    return [event for event in reversed(chunk) if event["type"] == "m.room.message"]
+
+
 def _create_public_room(homeserver: str, token: str, alias_name: str, name: str) -> str:
     answer = _client_api(
         homeserver,

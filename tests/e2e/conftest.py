@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from bridge.devstack.community import DemoCommunity, prepare_community
+from bridge.devstack.community import DemoCommunity, prepare_community, room_messages
 from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
 
@@ -73,14 +73,7 @@ class RunningBridge:
         """The room's message events, oldest first, as Synapse serves them."""
         user = self.community.member("ana").matrix
         assert user is not None
-        room = urllib.parse.quote(self.community.room_id)
-        request = urllib.request.Request(
-            f"{self.stack.homeserver_url}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit={limit}",
-            headers={"Authorization": f"Bearer {user.access_token}"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            chunk = json.loads(response.read())["chunk"]
-        return [e for e in reversed(chunk) if e["type"] == "m.room.message"]
+        return room_messages(self.stack.homeserver_url, user.access_token, self.community.room_id, limit)
 
     def bot_events(self) -> list[dict[str, Any]]:
         return [e for e in self.room_events() if e["sender"] == self.community.bot.user_id]
