@@ -53,6 +53,24 @@ class PostState(StrEnum):
     DELETED = "deleted"  # redacted on Matrix or withdrawn
 
 
+class TagSource(StrEnum):
+    """What applied a tag to a thread or post: the archive keeps who or what filed it, and when."""
+
+    HASHTAG = "hashtag"  # a #tag in a post's body
+    SUBJECT = "subject"  # a [tag] in a mail's subject
+    COMMAND = "command"  # !icop tag in the room
+    MAIL_COMMAND = "mail-command"  # a Tags: line at the top of a reply
+    KEYWORD = "keyword"  # suggested by the taxonomy's keywords and applied by the community's choice
+    CONVENER = "convener"  # set by a convener on the command line or the web
+
+
+class PracticeState(StrEnum):
+    """A thread proposed as a practice (#practice by anyone) or confirmed by the core team."""
+
+    PROPOSED = "proposed"
+    CONFIRMED = "confirmed"
+
+
 class DeliveryState(StrEnum):
     """An outbox row's life: pending → sending → sent, or → dead after the retry limit."""
 

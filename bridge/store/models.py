@@ -22,7 +22,9 @@ from bridge.core.model import (
     DeliveryState,
     MembershipState,
     PostState,
+    PracticeState,
     Role,
+    TagSource,
 )
 
 APP_LABEL = "store"
@@ -267,6 +269,7 @@ class Tag(Model):
     community_id: int
     name = fields.CharField(max_length=64)
     label = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
 
     class Meta:
         app = APP_LABEL
@@ -281,9 +284,12 @@ class ThreadTag(Model):
     )
     thread_id: int
     tag: fields.ForeignKeyRelation[Tag] = fields.ForeignKeyField(
-        "store.Tag", related_name=False, on_delete=fields.CASCADE
+        "store.Tag", related_name=False, on_delete=fields.CASCADE, db_index=True
     )
     tag_id: int
+    source = fields.CharEnumField(TagSource, max_length=16, default=TagSource.HASHTAG)
+    applied_by = fields.CharField(max_length=ADDRESS_LENGTH, null=True)  # an address, or None when automatic
+    applied_at = fields.DatetimeField(null=True)
 
     class Meta:
         app = APP_LABEL
@@ -298,14 +304,44 @@ class PostTag(Model):
     )
     post_id: int
     tag: fields.ForeignKeyRelation[Tag] = fields.ForeignKeyField(
-        "store.Tag", related_name=False, on_delete=fields.CASCADE
+        "store.Tag", related_name=False, on_delete=fields.CASCADE, db_index=True
     )
     tag_id: int
+    source = fields.CharEnumField(TagSource, max_length=16, default=TagSource.HASHTAG)
+    applied_by = fields.CharField(max_length=ADDRESS_LENGTH, null=True)  # an address, or None when automatic
+    applied_at = fields.DatetimeField(null=True)
 
     class Meta:
         app = APP_LABEL
         table = "post_tag"
         unique_together = (("post", "tag"),)
+
+
+class Practice(Model):
+    """A thread the community keeps as a practice: a title, a summary the core team writes, its thread."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    thread: fields.OneToOneRelation[Thread] = fields.OneToOneField(
+        "store.Thread", related_name=False, on_delete=fields.CASCADE
+    )
+    thread_id: int
+    title = fields.CharField(max_length=HEADER_VALUE_LENGTH)
+    summary = fields.TextField(default="")
+    state = fields.CharEnumField(PracticeState, max_length=16, default=PracticeState.PROPOSED)
+    proposed_by = fields.CharField(max_length=ADDRESS_LENGTH, null=True)
+    confirmed_by = fields.CharField(max_length=ADDRESS_LENGTH, null=True)
+    created_at = fields.DatetimeField()
+    confirmed_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "practice"
+        indexes = (("community", "state"),)
 
 
 class Delivery(Model):
