@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from bridge.config import validators
+from bridge.core.tags.taxonomy import TagDefinition, Taxonomy
 
 EmailAddress = Annotated[str, AfterValidator(validators.email_address)]
 MatrixUserId = Annotated[str, AfterValidator(validators.matrix_user_id)]
@@ -198,7 +199,11 @@ class TaxonomyTag(Section):
     description: str = ""
     """What discussions belong under this tag."""
     aliases: list[str] = []
-    """Other hashtags that mean the same (they are filed under tag)."""
+    """Other hashtags that mean the same (they are filed under tag). Case, diacritics, hyphens and
+    underscores never matter: ``#Estimação``, ``#estimacao`` and ``#ESTIMACAO`` are one spelling."""
+    keywords: list[str] = []
+    """Words or phrases that suggest this tag when a post contains them (whole words, case and
+    diacritics folded), e.g. ``["story points", "planning poker"]``; see ``keyword_tags``."""
 
 
 class DigestConfig(Section):
@@ -256,12 +261,35 @@ class CommunityConfig(Section):
     """Digest defaults for this community."""
     taxonomy: list[TaxonomyTag] = []
     """The convener's tags for filing discussions."""
+    free_tags: bool = True
+    """File hashtags that are not in the taxonomy as tags of their own (as Discourse and Mastodon
+    do). false: only the taxonomy's tags and aliases are filed; other hashtags stay plain text."""
+    keyword_tags: Literal["offer", "apply", "off"] = "offer"
+    """What a taxonomy keyword found in a post does. offer: the bridge suggests the tag in the room
+    when a thread starts (and ``!icop tags`` lists suggestions); a core member files it with
+    ``!icop tag``. apply: the tag is filed at once (source "keyword"). off: keywords are ignored."""
     member: list[MemberConfig] = []
     """The roster: conveners, core team, members and readers."""
 
     @property
     def prefix(self) -> str:
         return self.subject_prefix if self.subject_prefix is not None else self.slug
+
+    @model_validator(mode="after")
+    def _one_spelling_per_tag(self) -> CommunityConfig:
+        build_taxonomy(self)  # raises TaxonomyError (a ValueError) for a spelling two tags claim
+        return self
+
+
+def build_taxonomy(community: CommunityConfig) -> Taxonomy:
+    """The core's taxonomy of one community's config."""
+    return Taxonomy(
+        (
+            TagDefinition(t.tag, t.label, t.description, tuple(t.aliases), tuple(t.keywords))
+            for t in community.taxonomy
+        ),
+        free_tags=community.free_tags,
+    )
 
 
 class Config(Section):
