@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bridge.config.schema import CommunityConfig
+from bridge.config.schema import CommunityConfig, build_taxonomy
 from bridge.core.routing import RelayMode, RelayPolicy
+from bridge.core.tags.filing import KeywordMode
+from bridge.core.tags.taxonomy import Taxonomy
 from bridge.email.addresses import ListIdentity, list_domain, list_id
 from bridge.store.records import CommunityRecord
 
@@ -15,6 +17,14 @@ from bridge.store.records import CommunityRecord
 class CommunityContext:
     config: CommunityConfig
     record: CommunityRecord
+    taxonomy: Taxonomy = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "taxonomy", build_taxonomy(self.config))
+
+    @property
+    def keyword_mode(self) -> KeywordMode:
+        return KeywordMode(self.config.keyword_tags)
 
     @property
     def id(self) -> int:

@@ -3,7 +3,8 @@
 An edit of a post already mailed queues a short correction mail to the same people in the same thread;
 an edit of a post still waiting in the outbox needs nothing, because the courier reads the post when it
 sends. A redaction marks the post deleted and withdraws what was not sent yet (mail already delivered
-cannot be recalled; the archive shows the post as deleted). Every version is kept as a revision.
+cannot be recalled; the archive shows the post as deleted). Every version is kept as a revision. Both
+re-read the post's tags in the same transaction (``bridge.relay.filing``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
-from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState, InboundMessage
+from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState, InboundMessage, PostState
 from bridge.matrix.events import (
     IgnoredBecause,
     MatrixEdit,
@@ -24,6 +25,7 @@ from bridge.matrix.events import (
     SyncBatch,
 )
 from bridge.relay.community import CommunityContext
+from bridge.relay.filing import ArchiveFiling, Filed
 from bridge.relay.ingest import Ingestor
 from bridge.store import RawMessage, Store
 
@@ -42,7 +44,9 @@ class MatrixInbound:
         download: Callable[[str], Awaitable[tuple[bytes, str]]] | None = None,
         on_queued: Callable[[], None] = lambda: None,
         intercept: Callable[[CommunityContext, InboundMessage], Awaitable[bool]] | None = None,
+        filing: ArchiveFiling | None = None,
     ) -> None:
+        self.filing = filing or ArchiveFiling(store)  # edits and deletions re-read the archive's tags
         self.intercept = intercept  # room commands and join hints (bridge.relay.moderation), before ingest
         self.download = download  # mxc:// → bytes, so email readers get the file itself
         self.store = store
@@ -132,20 +136,37 @@ class MatrixInbound:
             )
             for entry in mailed
         ]
-        revision = await posts.edit(
-            ref.post_id,
-            text=edit.text,
-            html=edit.html,
-            origin_key=edit.event_id,
-            deliveries=corrections,
-            now=self.ingestor.clock(),
-        )
+        now = self.ingestor.clock()
+        async with self.store.db.transaction() as tx:
+            revision = await posts.edit(
+                ref.post_id,
+                text=edit.text,
+                html=edit.html,
+                origin_key=edit.event_id,
+                deliveries=corrections,
+                now=now,
+                tx=tx,
+            )
+            filed = Filed()
+            if revision is not None and post.state is PostState.VISIBLE:
+                filed = await self.filing.refile_edit(
+                    community, post, text=edit.text, html=edit.html, now=now, tx=tx
+                )
+        if filed.tagged or filed.untagged or filed.proposed:
+            log.info(
+                "edit re-filed the post",
+                extra={
+                    "post": ref.post_id,
+                    "tagged": ",".join(filed.tagged),
+                    "untagged": ",".join(filed.untagged),
+                },
+            )
         if revision is not None:
             log.info(
                 "post edited",
                 extra={"post": ref.post_id, "revision": revision, "corrections": len(corrections)},
             )
-            if corrections:
+            if corrections or filed.notices:
                 self.on_queued()
 
     async def _redact(self, community: CommunityContext, redaction: MatrixRedaction) -> None:
@@ -154,7 +175,12 @@ class MatrixInbound:
         if ref is None:
             await self.store.reactions.remove(redaction.redacted_event_id)  # a withdrawn reaction
             return
-        if await self.store.posts.delete(ref.post_id, now=self.ingestor.clock()):
+        post = await self.store.posts.get(ref.post_id)
+        async with self.store.db.transaction() as tx:
+            deleted = await self.store.posts.delete(ref.post_id, now=self.ingestor.clock(), tx=tx)
+            if deleted and post is not None:
+                await self.filing.unfile_deleted(post, tx=tx)
+        if deleted:
             log.info(
                 "post deleted by redaction", extra={"post": ref.post_id, "reason": redaction.reason or ""}
             )

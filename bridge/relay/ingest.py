@@ -2,7 +2,9 @@
 
 The order of decisions: which community (the adapter said), who wrote it (a roster member or not), which
 thread (``bridge.core.threading`` over what the store knows), who must receive it
-(``bridge.core.routing``), then one ``Posts.ingest`` that writes the post and every delivery together.
+(``bridge.core.routing``), then one ``Posts.ingest`` that writes the post and every delivery together,
+and in the same transaction the post's tags and practice proposal (``bridge.relay.filing``; held posts
+are filed when approved).
 A message whose origin key is already stored is a no-op, so replays after a crash double nothing.
 """
 
@@ -19,9 +21,11 @@ from bridge.core.message_ids import post_id_from_message_id
 from bridge.core.model import Channel, DeliverySpec, InboundMessage, PostState, Recipient
 from bridge.core.routing import batch_key, plan_deliveries
 from bridge.core.subjects import normalize_subject, parse_subject, subject_from_text
+from bridge.core.tags.mail_lines import MailCommands
 from bridge.core.threading import KnownRefs, SubjectCandidate, ThreadChoice, ids_to_look_up, resolve_thread
 from bridge.core.tokens import verify_reply_token
 from bridge.relay.community import CommunityContext
+from bridge.relay.filing import ArchiveFiling, Filed, Writing, take_mail_commands
 from bridge.store import NewThread, RawMessage, Store, Transaction
 from bridge.store.batches import Batches
 
@@ -66,8 +70,10 @@ class Ingestor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_queued: Callable[[], None] = lambda: None,
         gate: HoldGate | None = None,
+        filing: ArchiveFiling | None = None,
     ) -> None:
         self.gate = gate  # bans and held-post notices (bridge.relay.moderation)
+        self.filing = filing or ArchiveFiling(store)  # tags and practices, in the post's transaction
         self.store = store
         self.batches = Batches(store.db)
         self.signing_key = signing_key
@@ -99,6 +105,9 @@ class Ingestor:
             return IngestOutcome(IngestStatus.IGNORED)
         banned = self.gate is not None and await self.gate.banned(community, message.sender_address)
         held = not banned and ((not is_member and policy == "hold") or hold is not None)
+        commands = MailCommands(text=message.text)
+        if not banned and not held:
+            message, commands = take_mail_commands(message, author)
         choice = await self._thread(community, message, author, now)
         thread_id = choice.thread_id
         timeline_key: str | None = None
@@ -130,6 +139,8 @@ class Ingestor:
                 thread_reply=thread_reply,
             )
         )
+        state = PostState.REJECTED if banned else PostState.HELD if held else PostState.VISIBLE
+        filed = Filed()
         async with self.store.db.transaction(tx) as inner:
             target = thread_id if thread_id is not None else self._new_thread(community, message)
             result = await self.store.posts.ingest(
@@ -139,7 +150,7 @@ class Ingestor:
                 author_id=author.person_id if author else None,
                 deliveries=deliveries,
                 parent_id=parent_id,
-                state=PostState.REJECTED if banned else PostState.HELD if held else PostState.VISIBLE,
+                state=state,
                 raw=raw,
                 now=now,
                 tx=inner,
@@ -150,9 +161,20 @@ class Ingestor:
                     await self.batches.extend(
                         key, now + community.policy.quiet_period, community.policy.max_batch_delay, tx=inner
                     )
+                if state is PostState.VISIBLE:
+                    filed = await self.filing.file_new_post(
+                        community,
+                        post_id=result.post_id,
+                        thread_id=result.thread_id,
+                        new_thread=isinstance(target, NewThread),
+                        writing=Writing.of_message(message),
+                        now=now,
+                        tx=inner,
+                        commands=commands,
+                    )
         if result.duplicate:
             return IngestOutcome(IngestStatus.DUPLICATE, result.post_id, result.thread_id)
-        if deliveries:
+        if deliveries or filed.notices:
             self.on_queued()
         status = IngestStatus.REJECTED if banned else IngestStatus.HELD if held else IngestStatus.STORED
         log.info(
@@ -166,6 +188,8 @@ class Ingestor:
                 "rule": choice.reason.value,
                 "deliveries": len(deliveries),
                 **({"hold_reason": hold} if held and hold else {}),
+                **({"tagged": ",".join(filed.tagged)} if filed.tagged else {}),
+                **({"practice": "proposed"} if filed.proposed else {}),
             },
         )
         return IngestOutcome(status, result.post_id, result.thread_id, len(deliveries), choice.reason.value)

@@ -4,8 +4,8 @@
   notify of a held post, lists held posts, and approves, rejects or bans. An approved post is relayed as
   if it had just arrived: its outbox rows are planned then by ``bridge.core.routing``, in its thread.
   The room commands and the ``icop held`` CLI both call it.
-- ``RoomModeration`` reads the room's messages before ingest: ``!icop`` commands are answered and never
-  relayed; a non-member who writes in the room is told once how to join.
+- ``JoinHints`` tells a non-member who writes in the room, once, how to join. The moderation commands
+  typed in the room are one family of ``bridge.relay.room_commands``.
 - ``SenderGate`` holds a member's mail whose From a trusted ``Authentication-Results`` header refutes,
   unless it came through that member's own signed reply address.
 """
@@ -13,23 +13,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import Any
 
 from bridge.core.authentication import SenderVerdict, check_sender
-from bridge.core.commands import (
-    USAGE,
-    CommandError,
-    CommandName,
-    ModerationCommand,
-    may_moderate,
-    parse_command,
-)
-from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.model import (
     Channel,
     DeliveryKind,
@@ -37,12 +27,12 @@ from bridge.core.model import (
     InboundMessage,
     MembershipState,
     PostState,
-    Recipient,
     Role,
 )
 from bridge.core.routing import plan_deliveries
 from bridge.core.tokens import verify_reply_token
 from bridge.relay.community import CommunityContext
+from bridge.relay.filing import ArchiveFiling, Writing
 from bridge.relay.notices import REJECTION_NOTICE, sender_label, summary
 from bridge.store import PostRecord, Store
 from bridge.store.batches import Batches
@@ -88,7 +78,9 @@ class Moderation:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_queued: Callable[[], None] = lambda: None,
+        filing: ArchiveFiling | None = None,
     ) -> None:
+        self.filing = filing or ArchiveFiling(store)  # an approved post is filed as on arrival
         self.store = store
         self.log = ModerationLog(store.db)
         self.batches = Batches(store.db)
@@ -148,11 +140,21 @@ class Moderation:
             thread_id=post.thread_id,
             thread_reply=post.origin_channel is Channel.MATRIX and post.parent_id is not None,
         )
+        first = await self.store.posts.thread_posts(post.thread_id)
         async with self.store.db.transaction() as tx:
             done = await self.log.decide(
                 post_id, PostState.VISIBLE, "approved", decided_by=by, now=now, deliveries=deliveries, tx=tx
             )
             if done:
+                await self.filing.file_new_post(
+                    community,
+                    post_id=post_id,
+                    thread_id=post.thread_id,
+                    new_thread=bool(first) and first[0].id == post_id,
+                    writing=Writing.of_post(post),
+                    now=now,
+                    tx=tx,
+                )
                 for key in {d.batch_key for d in deliveries if d.batch_key}:
                     await self.batches.extend(
                         key, now + community.policy.quiet_period, community.policy.max_batch_delay, tx=tx
@@ -240,66 +242,16 @@ class Moderation:
 
 
 # -- the room -------------------------------------------------------------------------------------
-RoomSend = Callable[[str, Mapping[str, Any], str], Awaitable[str]]
+Reply = Callable[[CommunityContext, InboundMessage, str, str], Awaitable[None]]
 
 
-class RoomModeration:
-    """Runs before ingest on every room message; ``intercept`` returns True when it consumed it."""
+class JoinHints:
+    """A non-member who writes in the room is told once how to join (remembered across restarts)."""
 
-    def __init__(self, moderation: Moderation, send: RoomSend) -> None:
+    def __init__(self, moderation: Moderation) -> None:
         self.moderation = moderation
-        self.store = moderation.store
-        self.send = send  # MatrixSender.send
 
-    async def intercept(self, community: CommunityContext, message: InboundMessage) -> bool:
-        command = parse_command(message.text)
-        member = await self._member(community, message.sender_address)
-        if command is not None:
-            answer = await self._answer(community, message, command, member)
-            await self._reply(community, message, answer, "command")
-            return True  # a command is never relayed
-        if member is None:
-            await self._tell_how_to_join(community, message)
-        return False
-
-    async def _member(self, community: CommunityContext, sender: str) -> Recipient | None:
-        person = await self.store.communities.person_by_matrix_id(sender)
-        return await self.store.communities.member(community.id, person.id) if person else None
-
-    async def _answer(
-        self,
-        community: CommunityContext,
-        message: InboundMessage,
-        command: ModerationCommand | CommandError,
-        member: Recipient | None,
-    ) -> str:
-        who = message.sender_address
-        if not may_moderate(member.role if member else None, member.state if member else None):
-            log.info("moderation command refused", extra={"community": community.slug, "sender": who})
-            return (
-                f"Sorry, only the conveners and core members of {community.config.name} can use "
-                "`!icop` commands. Your message was not relayed."
-            )
-        if isinstance(command, CommandError):
-            return command.message
-        moderation = self.moderation
-        if command.name is CommandName.HELP:
-            return USAGE
-        if command.name is CommandName.HELD:
-            held = await moderation.held(community)
-            if not held:
-                return "No posts are held."
-            return "Held posts:\n" + "\n".join(h.line() for h in held)
-        assert command.post_id is not None
-        if command.name is CommandName.APPROVE:
-            decision = await moderation.approve(community, command.post_id, who)
-        elif command.name is CommandName.REJECT:
-            decision = await moderation.reject(community, command.post_id, who, command.reason)
-        else:
-            decision = await moderation.ban(community, command.post_id, who, command.reason)
-        return decision.message
-
-    async def _tell_how_to_join(self, community: CommunityContext, message: InboundMessage) -> None:
+    async def tell(self, community: CommunityContext, message: InboundMessage, reply: Reply) -> None:
         who = message.sender_address
         if not await self.moderation.log.remember_told(community.id, who, self.moderation.clock()):
             return
@@ -317,35 +269,10 @@ class RoomModeration:
             f"To join, ask {ask}."
         )
         try:
-            await self._reply(community, message, text, "join-hint", must=True)
+            await reply(community, message, text, "join-hint")
         except Exception:
             await self.moderation.log.forget_told(community.id, who)
             raise
-
-    async def _reply(
-        self,
-        community: CommunityContext,
-        message: InboundMessage,
-        text: str,
-        what: str,
-        *,
-        must: bool = False,
-    ) -> None:
-        assert community.room_id is not None
-        content: dict[str, Any] = {
-            "msgtype": "m.notice",
-            "body": text,
-            ORIGIN_MARKER_KEY: {"notice": what},
-        }
-        if message.matrix_event_id:
-            content["m.relates_to"] = {"m.in_reply_to": {"event_id": message.matrix_event_id}}
-        txn = f"icop.{what}.{message.matrix_event_id or message.origin_key}"
-        try:
-            await self.send(community.room_id, content, txn)
-        except Exception as error:
-            log.warning("could not answer in the room: %s", error, extra={"community": community.slug})
-            if must:
-                raise
 
 
 # -- forged senders -------------------------------------------------------------------------------

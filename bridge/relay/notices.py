@@ -1,11 +1,14 @@
-"""Deliver the bridge's own notices about a held post through the outbox, so none is lost to an outage.
+"""Deliver the bridge's own notices about a post through the outbox, so none is lost to an outage.
 
 A held post queues ``DeliveryKind.NOTICE`` rows: one for the room (an ``m.notice`` from the bot, marked
 with ``ORIGIN_MARKER_KEY`` so it is never relayed) and one mail per convener. Rejecting a post that came
 by mail queues one more mail, to its sender, with the reason. The row's ``revision`` says which notice
 it is (``HELD_NOTICE`` or ``REJECTION_NOTICE``); its Message-ID comes from ``post_message_id(...,
-kind="notice")`` so the loop guard knows a reply or bounce of it. ``NoticeCourier`` wraps a channel's
-courier: notice rows are written here, every other row goes on to the wrapped courier.
+kind="notice")`` so the loop guard knows a reply or bounce of it. The archive's notices
+(``PRACTICE_NOTICE``, ``SUGGESTION_NOTICE``, queued by ``bridge.relay.filing``) are posted in the
+post's thread in the room; a practice proposal is also mailed to core members who do not chat.
+``NoticeCourier`` wraps a channel's courier: notice rows are written here, every other row goes on to
+the wrapped courier.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from datetime import UTC, datetime
 from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.message_ids import matrix_txn_id, post_message_id
 from bridge.core.model import Channel, DeliveryKind
+from bridge.core.tags.taxonomy import Suggestion
 from bridge.email.addresses import verp_address
 from bridge.email.outbound import OutgoingNotice, as_smtp_bytes, compose_notice_mail
 from bridge.email.smtp import SmtpPermanentError, SmtpSender, SmtpTemporaryError
 from bridge.matrix.sender import MatrixSender
 from bridge.matrix.session import MatrixPermanentError, MatrixTemporaryError
 from bridge.relay.community import CommunityContext
+from bridge.relay.conversation import conversation_of
+from bridge.relay.filing import PRACTICE_NOTICE, SUGGESTION_NOTICE, Writing, suggestions
 from bridge.relay.worker import Courier, PermanentDeliveryError, TemporaryDeliveryError
 from bridge.rendering import Renderer
 from bridge.store import OutboxEntry, PostRecord, Store
@@ -47,6 +53,22 @@ def sender_label(post: PostRecord) -> str:
     name = post.author_name.strip()
     who = f"{name} <{post.author_address}>" if name and name != post.author_address else post.author_address
     return f"{who} ({how})"
+
+
+def practice_notice_text(post: PostRecord) -> str:
+    return (
+        f"{post.author_name or post.author_address} proposed this thread as a practice. "
+        "Core team: `!icop practice TITLE` here confirms it for the catalogue, "
+        "and `!icop summary TEXT` writes its summary."
+    )
+
+
+def suggestion_notice_text(suggested: Sequence[Suggestion]) -> str:
+    tags = ", ".join(f"#{s.tag} (“{s.keyword}”)" for s in suggested)
+    return (
+        f"Suggested tags for this thread, from its words: {tags}. "
+        "Core team: `!icop tag` here files them (or `!icop tag TAG…` the ones you choose)."
+    )
 
 
 def held_notice_text(post: PostRecord) -> str:
@@ -91,17 +113,22 @@ class NoticeCourier:
         if community is None:
             raise PermanentDeliveryError(f"community {post.community_id} is no longer configured")
         if entry.channel is Channel.MATRIX:
-            return await self._room_notice(entry, post)
+            return await self._room_notice(community, entry, post)
+        if entry.revision == PRACTICE_NOTICE:
+            return await self._send_mail(community, entry, await self._practice_mail(community, entry, post))
         return await self._mail_notice(community, entry, post)
 
-    async def _room_notice(self, entry: OutboxEntry, post: PostRecord) -> str:
+    async def _room_notice(self, community: CommunityContext, entry: OutboxEntry, post: PostRecord) -> str:
         if self.matrix is None:
             raise PermanentDeliveryError("no Matrix sender for notices")
-        content = {
-            "msgtype": "m.notice",
-            "body": held_notice_text(post),
-            ORIGIN_MARKER_KEY: {"notice": "held", "post": post.id},
-        }
+        if entry.revision in (PRACTICE_NOTICE, SUGGESTION_NOTICE):
+            content = await self._thread_notice(community, entry, post)
+        else:
+            content = {
+                "msgtype": "m.notice",
+                "body": held_notice_text(post),
+                ORIGIN_MARKER_KEY: {"notice": "held", "post": post.id},
+            }
         try:
             return await self.matrix.send(entry.recipient, content, matrix_txn_id(entry.id))
         except MatrixPermanentError as error:
@@ -147,6 +174,13 @@ class NoticeCourier:
                 items=(f"Post {post.id}: {summary(post)}", *_excerpt(post)),
                 date=self.clock(),
             )
+        return await self._send_mail(community, entry, notice)
+
+    async def _send_mail(
+        self, community: CommunityContext, entry: OutboxEntry, notice: OutgoingNotice
+    ) -> str:
+        if self.smtp is None:
+            raise PermanentDeliveryError("no SMTP sender for notices")
         mail = compose_notice_mail(notice, renderer=self.renderer)
         try:
             await self.smtp.send(
@@ -158,7 +192,58 @@ class NoticeCourier:
             raise PermanentDeliveryError(str(error)) from error
         except SmtpTemporaryError as error:
             raise TemporaryDeliveryError(str(error)) from error
-        return message_id
+        return notice.message_id
+
+    async def _thread_notice(
+        self, community: CommunityContext, entry: OutboxEntry, post: PostRecord
+    ) -> dict[str, object]:
+        """An archive notice, in the post's thread (it waits until the thread has reached the room)."""
+        conversation = await conversation_of(self.store, post)
+        root = conversation.root.matrix_event_id
+        if root is None:
+            raise TemporaryDeliveryError("the thread has not reached the room yet")
+        if entry.revision == PRACTICE_NOTICE:
+            body, what = practice_notice_text(post), "practice-proposed"
+        else:
+            suggested = suggestions(community, Writing.of_post(post))
+            if not suggested:
+                raise PermanentDeliveryError("the taxonomy no longer suggests any tag for this post")
+            body, what = suggestion_notice_text(suggested), "tags-suggested"
+        return {
+            "msgtype": "m.notice",
+            "body": body,
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": post.matrix_event_id or root},
+            },
+            ORIGIN_MARKER_KEY: {"notice": what, "post": post.id},
+        }
+
+    async def _practice_mail(
+        self, community: CommunityContext, entry: OutboxEntry, post: PostRecord
+    ) -> OutgoingNotice:
+        thread = await self.store.posts.thread(post.thread_id)
+        subject = thread.subject if thread is not None else summary(post)
+        return OutgoingNotice(
+            community=community.identity,
+            recipient=entry.recipient,
+            subject=f"Proposed as a practice: {subject}",
+            title="A thread was proposed as a practice",
+            message_id=post_message_id(post.id, community.domain, kind="notice", revision=entry.revision),
+            paragraphs=(
+                f"{sender_label(post)} proposed the thread “{subject}” of {community.config.list_address} "
+                "as a practice of the community.",
+                "To confirm it, answer in the thread with a first line `Practice: TITLE` (a title for the "
+                f"catalogue), or in the room `!icop practice TITLE`, or on the server "
+                f"`icop practices confirm {post.thread_id} --title TITLE`.",
+            ),
+            items=(f"Thread {post.thread_id}: {subject}", *_excerpt(post)),
+            in_reply_to=post.email_message_id,
+            references=(post.email_message_id,) if post.email_message_id else (),
+            date=self.clock(),
+        )
 
 
 def _excerpt(post: PostRecord, lines: int = 8) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from bridge.config import LoadedConfig
+from bridge.config.schema import build_taxonomy
 from bridge.config.secrets import SecretRef
 from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.model import Channel, DeliveryMode, Role, RosterMember
@@ -30,15 +31,18 @@ from bridge.matrix.session import MatrixError, MatrixSession
 from bridge.matrix.sync import SyncLoop
 from bridge.relay.bounces import BounceHandler, MailAndRoomNotices, bounce_policy
 from bridge.relay.community import CommunityContext
+from bridge.relay.filing import ArchiveFiling
 from bridge.relay.from_email import MailInbound
 from bridge.relay.from_matrix import MatrixInbound
 from bridge.relay.ingest import Ingestor
 from bridge.relay.keys import signing_key
 from bridge.relay.mail_courier import MailCourier
 from bridge.relay.matrix_courier import MatrixCourier
-from bridge.relay.moderation import Moderation, RoomModeration, SenderGate
+from bridge.relay.moderation import JoinHints, Moderation, SenderGate
 from bridge.relay.notices import NoticeCourier
 from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince
+from bridge.relay.room_commands import RoomCommands
+from bridge.relay.room_commands.families import every_family
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
 from bridge.store import Database, OutboxEntry, RetryPolicy, Store
@@ -77,6 +81,7 @@ class RelayService:
         self.workers: dict[Channel, DeliveryWorker] = {}
         self.ingestor: Ingestor | None = None
         self.moderation: Moderation | None = None
+        self.filing: ArchiveFiling | None = None
         self.signing_key: bytes | None = None
 
     # -- secrets -----------------------------------------------------------------------------
@@ -130,8 +135,11 @@ class RelayService:
             )
             for channel in (Channel.MATRIX, Channel.EMAIL)
         }
-        self.moderation = Moderation(self.store, on_queued=self._wake)
-        self.ingestor = Ingestor(self.store, key, on_queued=self._wake, gate=self.moderation)
+        self.filing = ArchiveFiling(self.store)
+        self.moderation = Moderation(self.store, on_queued=self._wake, filing=self.filing)
+        self.ingestor = Ingestor(
+            self.store, key, on_queued=self._wake, gate=self.moderation, filing=self.filing
+        )
         imap = config.mail.imap
         self.inbox = ImapInbox(
             imap,
@@ -173,6 +181,7 @@ class RelayService:
                 time_zone=community.time_zone,
                 roster=roster,
             )
+            await self.store.tags.sync_taxonomy(sync.community_id, build_taxonomy(community).definitions)
             if community.room.startswith("!"):
                 await self.store.communities.set_room_id(sync.community_id, community.room)
             log.info(
@@ -226,13 +235,20 @@ class RelayService:
             log.warning("not in room %s yet: invite %s to it", room_id, session.user_id)
         self.rooms_ready.set()
         assert self.moderation is not None
+        commands = RoomCommands(
+            self.store,
+            MatrixSender(session).send,
+            every_family(self.moderation, self.loaded.config.base_url, self.ingestor.clock),
+            hints=JoinHints(self.moderation),
+        )
         inbound = MatrixInbound(
             self.store,
             self.ingestor,
             self._by_room,
             download=session.download,
             on_queued=self._wake,
-            intercept=RoomModeration(self.moderation, MatrixSender(session).send).intercept,
+            intercept=commands.intercept,
+            filing=self.filing,
         )
         since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
         await SyncLoop(

@@ -13,6 +13,7 @@ from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
 from bridge.store.posts import Posts
+from bridge.store.practices import CatalogueEntry, PracticeRecord, Practices
 from bridge.store.reactions import Reactions
 from bridge.store.records import (
     CommunityRecord,
@@ -27,6 +28,7 @@ from bridge.store.records import (
     RosterSync,
     ThreadRecord,
 )
+from bridge.store.tags import AppliedTag, NewTag, Tags, TagUsage
 
 
 class Store:
@@ -41,9 +43,13 @@ class Store:
         self.cursors = Cursors(db)
         self.digests = Digests(db)
         self.settings = Settings(db)
+        self.tags = Tags(db)
+        self.practices = Practices(db)
 
 
 __all__ = [
+    "AppliedTag",
+    "CatalogueEntry",
     "Communities",
     "CommunityRecord",
     "Cursors",
@@ -55,6 +61,7 @@ __all__ = [
     "Digests",
     "IngestResult",
     "MemberRecord",
+    "NewTag",
     "NewThread",
     "Outbox",
     "OutboxEntry",
@@ -62,6 +69,8 @@ __all__ = [
     "PostRecord",
     "PostRef",
     "Posts",
+    "PracticeRecord",
+    "Practices",
     "RawMessage",
     "Reactions",
     "RetryPolicy",
@@ -69,6 +78,8 @@ __all__ = [
     "SchemaTooNewError",
     "Settings",
     "Store",
+    "TagUsage",
+    "Tags",
     "ThreadRecord",
     "Transaction",
     "current_version",

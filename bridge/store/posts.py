@@ -146,8 +146,8 @@ class Posts:
             )
         return [_thread(t) for t in rows]
 
-    async def thread(self, thread_id: int) -> ThreadRecord | None:
-        async with self._db.session() as conn:
+    async def thread(self, thread_id: int, *, tx: Transaction | None = None) -> ThreadRecord | None:
+        async with self._db.session(tx) as conn:
             row = await Thread.filter(id=thread_id).using_db(conn).first()
         return _thread(row) if row is not None else None
 

@@ -12,8 +12,10 @@ from bridge.core.model import Channel, DeliveryKind, PostState
 from bridge.core.tokens import sign_reply_token
 from bridge.relay.community import CommunityContext
 from bridge.relay.ingest import Ingestor, IngestStatus
-from bridge.relay.moderation import Moderation, RoomModeration, SenderGate
+from bridge.relay.moderation import JoinHints, Moderation, SenderGate
 from bridge.relay.notices import HELD_NOTICE, REJECTION_NOTICE
+from bridge.relay.room_commands import RoomCommands, RoomSend
+from bridge.relay.room_commands.families import every_family
 from bridge.store import Database, Store
 from bridge.store.moderation import ModerationLog
 from tests.relay.test_ingest import KEY, NOW, ROOM, chat, community, mail
@@ -24,6 +26,12 @@ STRANGER = "stranger@elsewhere.net"
 @pytest.fixture
 def store(database: Database) -> Store:
     return Store(database)
+
+
+def room_commands(moderation: Moderation, send: RoomSend) -> RoomCommands:
+    """The room's command reader as the daemon builds it."""
+    families = every_family(moderation, "https://icop.example.com", moderation.clock)
+    return RoomCommands(moderation.store, send, families, hints=JoinHints(moderation))
 
 
 class Room:
@@ -129,7 +137,7 @@ async def test_room_commands_answer_and_are_never_ingested(store: Store) -> None
     """A convener's command is obeyed and answered in reply; a member's gets a polite refusal."""
     ctx, moderation, _, post_id = await held_post(store)
     room = Room()
-    rooms = RoomModeration(moderation, room.send)
+    rooms = room_commands(moderation, room.send)
     assert await rooms.intercept(ctx, chat("$c1", "@ana:localhost", "!icop held"))
     assert await rooms.intercept(ctx, chat("$c2", "@siobhan:localhost", f"!icop approve {post_id}"))
     assert await rooms.intercept(ctx, chat("$c3", "@ana:localhost", "!icop approve"))
@@ -151,9 +159,9 @@ async def test_a_non_member_in_the_room_is_told_once_how_to_join(store: Store) -
     """Remembered in the store: a second post, even from a new process, tells nothing again."""
     ctx = await community(store)
     room = Room()
-    rooms = RoomModeration(Moderation(store, clock=lambda: NOW), room.send)
+    rooms = room_commands(Moderation(store, clock=lambda: NOW), room.send)
     assert not await rooms.intercept(ctx, chat("$s1", "@visitor:localhost", "hi"))
-    again = RoomModeration(Moderation(store, clock=lambda: NOW), room.send)
+    again = room_commands(Moderation(store, clock=lambda: NOW), room.send)
     assert not await again.intercept(ctx, chat("$s2", "@visitor:localhost", "hello?"))
     [hint] = room.bodies()
     assert "pm@lists.example.com" in hint
@@ -168,9 +176,9 @@ async def test_a_failed_hint_is_forgotten_so_the_next_post_tries_again(store: St
         raise ConnectionError("homeserver down")
 
     with pytest.raises(ConnectionError):
-        await RoomModeration(Moderation(store), down).intercept(ctx, chat("$s1", "@visitor:localhost", "hi"))
+        await room_commands(Moderation(store), down).intercept(ctx, chat("$s1", "@visitor:localhost", "hi"))
     room = Room()
-    await RoomModeration(Moderation(store), room.send).intercept(ctx, chat("$s2", "@visitor:localhost", "hi"))
+    await room_commands(Moderation(store), room.send).intercept(ctx, chat("$s2", "@visitor:localhost", "hi"))
     assert len(room.sent) == 1
 
 

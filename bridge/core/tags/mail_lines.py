@@ -26,13 +26,13 @@ MAX_LINES = 4
 
 @dataclass(frozen=True, slots=True)
 class MailCommands:
-    """What the leading lines ask; ``lines`` is how many lines of the text they took (blank ones after
-    them included), ``text`` the rest."""
+    """What the leading lines ask; ``taken`` is how many command lines there were, ``text`` the text
+    after them (and after the blank lines that followed them)."""
 
     add: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
     practice: str | None = None  # a title ("" for the thread's subject); None: not asked
-    lines: int = 0
+    taken: int = 0
     text: str = ""
 
     @property
@@ -70,4 +70,4 @@ def read_mail_commands(text: str) -> MailCommands:
         return MailCommands(text=text)
     while index < len(lines) and not lines[index].strip():
         index += 1
-    return MailCommands(tuple(add), tuple(remove), practice, index, "\n".join(lines[index:]))
+    return MailCommands(tuple(add), tuple(remove), practice, taken, "\n".join(lines[index:]))

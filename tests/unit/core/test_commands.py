@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.core.commands import (
-    CommandError,
-    CommandName,
-    ModerationCommand,
-    is_command,
-    may_moderate,
-    parse_command,
-)
+from bridge.core.commands import CommandError, is_command, parse_command
+from bridge.core.commands.help import HelpCommand
+from bridge.core.commands.moderation import CommandName, ModerationCommand, may_moderate
 from bridge.core.model import MembershipState, Role
 
 
@@ -20,8 +15,8 @@ from bridge.core.model import MembershipState, Role
     [
         ("!icop held", ModerationCommand(CommandName.HELD)),
         ("  !ICOP   Held  ", ModerationCommand(CommandName.HELD)),
-        ("!icop", ModerationCommand(CommandName.HELP)),
-        ("!icop help", ModerationCommand(CommandName.HELP)),
+        ("!icop", HelpCommand()),
+        ("!icop help", HelpCommand()),
         ("!icop approve 12", ModerationCommand(CommandName.APPROVE, 12)),
         ("!icop approve #12", ModerationCommand(CommandName.APPROVE, 12)),
         ("!icop reject 7", ModerationCommand(CommandName.REJECT, 7)),
@@ -31,7 +26,7 @@ from bridge.core.model import MembershipState, Role
         ("!icop ban 3 spam", ModerationCommand(CommandName.BAN, 3, "spam")),
     ],
 )
-def test_well_formed_commands_are_parsed(text: str, expected: ModerationCommand) -> None:
+def test_well_formed_commands_are_parsed(text: str, expected: object) -> None:
     """Each gets its command, the post number and the reason with its whitespace tidied."""
     assert parse_command(text) == expected
 
@@ -55,7 +50,6 @@ def test_ordinary_messages_are_not_commands(text: str) -> None:
         ("!icop ban", "needs the number"),
         ("!icop approve 4 because", "takes only the number"),
         ("!icop held 4", "takes no arguments"),
-        ("!icop delete 4", "Unknown command `delete`"),
     ],
 )
 def test_malformed_commands_get_an_answer_not_silence(text: str, hint: str) -> None:
@@ -65,6 +59,13 @@ def test_malformed_commands_get_an_answer_not_silence(text: str, hint: str) -> N
     assert isinstance(result, CommandError)
     assert hint in result.message
     assert "!icop held" in result.message
+
+
+def test_an_unknown_verb_is_a_command_answered_with_its_name() -> None:
+    """It gets a CommandError naming the verb; the room adds the commands the asker may use."""
+    result = parse_command("!icop delete 4")
+    assert isinstance(result, CommandError)
+    assert result.message == "Unknown command `delete`."
 
 
 @pytest.mark.parametrize(

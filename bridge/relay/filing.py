@@ -1,0 +1,296 @@
+"""Filing posts in the archive: tags and practice proposals, in the transaction that stores the post.
+
+``ArchiveFiling`` is what ingest (live or imported), an approval, an edit and a deletion call. It reads
+the post with the core's rules (``bridge.core.tags``) and writes the outcome through the repositories,
+joining the caller's transaction, so a post is never stored without its tags nor its tags without the
+post. What people are told goes through the outbox in the same transaction (``bridge.relay.notices``):
+a proposed practice (the room, in the thread; core members who only use mail, by mail) and the tags a
+new thread's keywords suggest (the room, in the thread, under ``keyword_tags = "offer"``).
+
+A core member's mail may start with ``Tags:`` / ``Practice:`` lines (``mail_lines``): they are taken
+out of the text before it is stored and relayed, and obeyed as the room commands would be.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bridge.core.commands import Permission, permits
+from bridge.core.model import Channel, DeliveryKind, DeliverySpec, InboundMessage, Recipient, TagSource
+from bridge.core.tags.filing import (
+    AUTOMATIC_SOURCES,
+    FiledTag,
+    KeywordMode,
+    PostTags,
+    edit_changes,
+    read_post_tags,
+)
+from bridge.core.tags.mail_lines import MailCommands, read_mail_commands
+from bridge.core.tags.taxonomy import Suggestion
+from bridge.formatting.tag_text import readable_text, strip_leading_lines
+from bridge.relay.community import CommunityContext
+from bridge.store import NewTag, PostRecord, Store, Transaction
+from bridge.store.outbox import create_deliveries
+
+log = logging.getLogger(__name__)
+
+PRACTICE_NOTICE = 2
+"""Notice revision (``bridge.relay.notices``): the thread of this post was proposed as a practice."""
+SUGGESTION_NOTICE = 3
+"""Notice revision: the taxonomy's keywords suggest tags for the thread this post started."""
+
+
+@dataclass(frozen=True, slots=True)
+class Writing:
+    """The words of a post the filing reads: its text, sanitised HTML, subject and author."""
+
+    text: str
+    html: str | None
+    subject: str | None
+    author: str
+
+    @classmethod
+    def of_message(cls, message: InboundMessage) -> Writing:
+        return cls(message.text, message.html, message.subject, message.sender_address)
+
+    @classmethod
+    def of_post(cls, post: PostRecord) -> Writing:
+        return cls(post.text, post.html, post.subject, post.author_address)
+
+    def body(self) -> str:
+        """The author's words: HTML says best what is code or a quote, when there is HTML."""
+        return readable_text(self.html) if self.html else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """What filing one post did (for the log and for answers)."""
+
+    tagged: tuple[str, ...] = ()  # names new on the thread
+    untagged: tuple[str, ...] = ()
+    proposed: bool = False
+    confirmed: bool = False
+    notices: int = 0  # outbox rows queued to tell people
+
+
+def take_mail_commands(
+    message: InboundMessage, author: Recipient | None
+) -> tuple[InboundMessage, MailCommands]:
+    """A core member's mail without its leading ``Tags:``/``Practice:`` lines, and what they ask.
+
+    Anyone else's mail is left as written: the lines are then part of what they said.
+    """
+    none = MailCommands(text=message.text)
+    if message.channel is not Channel.EMAIL or author is None:
+        return message, none
+    if not permits(Permission.CORE_TEAM, author.role, author.state):
+        return message, none
+    commands = read_mail_commands(message.text)
+    if not commands.any:
+        return message, none
+    full = read_mail_commands(message.full_text) if message.full_text else None
+    return (
+        replace(
+            message,
+            text=commands.text,
+            html=strip_leading_lines(message.html, commands.taken) if message.html else None,
+            full_text=full.text if full is not None and full.taken == commands.taken else message.full_text,
+        ),
+        commands,
+    )
+
+
+def read_tags(community: CommunityContext, writing: Writing, thread_subject: str | None) -> PostTags:
+    """The core's reading of a post with its community's taxonomy and keyword choice."""
+    return read_post_tags(
+        writing.body(),
+        community.taxonomy,
+        subject=writing.subject,
+        thread_subject=thread_subject,
+        list_prefixes=[community.config.prefix],
+        keywords=community.keyword_mode,
+    )
+
+
+def suggestions(community: CommunityContext, writing: Writing) -> list[Suggestion]:
+    """The tags the taxonomy's keywords suggest for the thread a post starts, as it reads now."""
+    return list(
+        read_post_tags(
+            writing.body(),
+            community.taxonomy,
+            subject=writing.subject,
+            list_prefixes=[community.config.prefix],
+            keywords=KeywordMode.OFFER,
+        ).suggested
+    )
+
+
+class ArchiveFiling:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def file_new_post(
+        self,
+        community: CommunityContext,
+        *,
+        post_id: int,
+        thread_id: int,
+        new_thread: bool,
+        writing: Writing,
+        now: datetime,
+        tx: Transaction,
+        commands: MailCommands | None = None,
+    ) -> Filed:
+        """File a visible post just stored (or just approved) in ``tx``."""
+        thread = await self.store.posts.thread(thread_id, tx=tx)
+        subject = thread.subject if thread is not None else ""
+        found = read_tags(community, writing, None if new_thread else subject)
+        tagged = await self.store.tags.file_post(
+            community.id,
+            thread_id,
+            post_id,
+            self._new_tags(community, found.tags, writing.author),
+            now=now,
+            tx=tx,
+        )
+        filed = Filed(tagged=tuple(tagged))
+        if commands is not None and commands.any:
+            filed = await self._obey(community, thread_id, subject, commands, writing.author, now, tx, filed)
+        if found.practice and not filed.confirmed:
+            proposed = await self.store.practices.propose(
+                community.id, thread_id, subject, writing.author, now=now, tx=tx
+            )
+            if proposed:
+                told = await self._tell_core_team(community, post_id, now, tx)
+                filed = replace(filed, proposed=True, notices=told)
+        if new_thread and found.suggested and community.room_id:
+            notice = DeliverySpec(Channel.MATRIX, community.room_id, DeliveryKind.NOTICE)
+            await create_deliveries(post_id, [notice], revision=SUGGESTION_NOTICE, now=now, tx=tx)
+            filed = replace(filed, notices=filed.notices + 1)
+        return filed
+
+    async def refile_edit(
+        self,
+        community: CommunityContext,
+        post: PostRecord,
+        *,
+        text: str,
+        html: str | None,
+        now: datetime,
+        tx: Transaction,
+    ) -> Filed:
+        """An edit re-reads the post: a hashtag removed takes back what it filed (not what a person
+        filed), one added files, ``#practice`` added proposes and removed withdraws the proposal."""
+        before = read_tags(community, Writing.of_post(post), None)
+        after = read_tags(community, replace(Writing.of_post(post), text=text, html=html), None)
+        changes = edit_changes(before, after)
+        untagged = await self.store.tags.unfile_post(post.thread_id, post.id, changes.removed, tx=tx)
+        tagged = await self.store.tags.file_post(
+            community.id,
+            post.thread_id,
+            post.id,
+            self._new_tags(community, changes.added, post.author_address),
+            now=now,
+            tx=tx,
+        )
+        filed = Filed(tuple(tagged), tuple(untagged))
+        if changes.practice_added:
+            thread = await self.store.posts.thread(post.thread_id, tx=tx)
+            title = thread.subject if thread is not None else ""
+            if await self.store.practices.propose(
+                community.id, post.thread_id, title, post.author_address, now=now, tx=tx
+            ):
+                told = await self._tell_core_team(community, post.id, now, tx)
+                filed = replace(filed, proposed=True, notices=told)
+        elif changes.practice_removed:
+            await self.store.practices.withdraw(post.thread_id, proposed_by=post.author_address, tx=tx)
+        return filed
+
+    async def unfile_deleted(self, post: PostRecord, *, tx: Transaction) -> Filed:
+        """A deleted post takes back what its text filed, and its author's practice proposal."""
+        names = [t.name for t in await self.store.tags.of_post(post.id) if t.source in AUTOMATIC_SOURCES]
+        untagged = await self.store.tags.unfile_post(post.thread_id, post.id, names, tx=tx)
+        await self.store.practices.withdraw(post.thread_id, proposed_by=post.author_address, tx=tx)
+        return Filed(untagged=tuple(untagged))
+
+    def _new_tags(self, community: CommunityContext, tags: tuple[FiledTag, ...], author: str) -> list[NewTag]:
+        return [
+            NewTag(
+                name=tag.name,
+                source=tag.source,
+                label=community.taxonomy.label(tag.name)
+                if community.taxonomy.definition(tag.name)
+                else tag.written,
+                applied_by=None if tag.source is TagSource.KEYWORD else author,
+            )
+            for tag in tags
+        ]
+
+    async def _obey(
+        self,
+        community: CommunityContext,
+        thread_id: int,
+        subject: str,
+        commands: MailCommands,
+        author: str,
+        now: datetime,
+        tx: Transaction,
+        filed: Filed,
+    ) -> Filed:
+        taxonomy = community.taxonomy
+        add = [
+            NewTag(
+                name,
+                TagSource.MAIL_COMMAND,
+                label=taxonomy.label(name) if taxonomy.definition(name) else w,
+                applied_by=author,
+            )
+            for w in commands.add
+            if (name := taxonomy.resolve(w)) is not None
+        ]
+        remove = [name for w in commands.remove if (name := taxonomy.resolve(w)) is not None]
+        tagged = await self.store.tags.tag_thread(community.id, thread_id, add, now=now, tx=tx)
+        untagged = await self.store.tags.untag_thread(thread_id, remove, tx=tx) if remove else []
+        confirmed = False
+        if commands.practice is not None:
+            await self.store.practices.confirm(
+                community.id, thread_id, commands.practice or subject, author, now=now, tx=tx
+            )
+            confirmed = True
+        log.info(
+            "mail commands obeyed",
+            extra={
+                "community": community.slug,
+                "thread_id": thread_id,
+                "by": author,
+                "tagged": ",".join(tagged),
+                "untagged": ",".join(untagged),
+                "practice": confirmed,
+            },
+        )
+        return Filed(
+            tuple(dict.fromkeys([*filed.tagged, *tagged])), tuple(untagged), filed.proposed, confirmed
+        )
+
+    async def _tell_core_team(
+        self, community: CommunityContext, post_id: int, now: datetime, tx: Transaction
+    ) -> int:
+        """The room (in the thread) and, by mail, the core members who do not chat."""
+        specs = []
+        if community.room_id:
+            specs.append(DeliverySpec(Channel.MATRIX, community.room_id, DeliveryKind.NOTICE))
+        for member in await self.store.communities.recipients(community.id):
+            if (
+                permits(Permission.CORE_TEAM, member.role, member.state)
+                and member.email
+                and not member.matrix_id
+            ):
+                specs.append(
+                    DeliverySpec(
+                        Channel.EMAIL, member.email, DeliveryKind.NOTICE, membership_id=member.membership_id
+                    )
+                )
+        await create_deliveries(post_id, specs, revision=PRACTICE_NOTICE, now=now, tx=tx)
+        return len(specs)

@@ -1,0 +1,27 @@
+"""Every family's handler, in one list: what the daemon answers in the room.
+
+A new family of commands adds its handler here (and its specs in ``bridge.core.commands``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bridge.relay.moderation import Moderation
+from bridge.relay.room_commands import CommandHandler
+from bridge.relay.room_commands.help import HelpCommands
+from bridge.relay.room_commands.moderation import ModerationCommands
+from bridge.relay.room_commands.practices import PracticeCommands
+from bridge.relay.room_commands.tagging import TaggingCommands
+
+
+def every_family(
+    moderation: Moderation, base_url: str, clock: Callable[[], datetime]
+) -> list[CommandHandler]:
+    return [
+        HelpCommands(),
+        TaggingCommands(base_url, clock),
+        PracticeCommands(base_url, clock),
+        ModerationCommands(moderation),
+    ]
