@@ -71,18 +71,7 @@ class Practices:
             conn = inner.client
             if await Practice.filter(thread_id=thread_id).using_db(conn).exists():
                 return False
-            rows = [
-                Practice(
-                    community_id=community_id,
-                    thread_id=thread_id,
-                    title=title,
-                    state=PracticeState.PROPOSED,
-                    proposed_by=by,
-                    created_at=now,
-                    updated_at=now,
-                )
-            ]
-            await Practice.bulk_create(rows, ignore_conflicts=True, using_db=conn)
+            await _propose(community_id, thread_id, title, by, now, inner)
         return True
 
     async def confirm(
@@ -100,20 +89,7 @@ class Practices:
         now = as_utc(now)
         async with self._db.transaction(tx) as inner:
             conn = inner.client
-            await Practice.bulk_create(
-                [
-                    Practice(
-                        community_id=community_id,
-                        thread_id=thread_id,
-                        title=title,
-                        state=PracticeState.PROPOSED,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                ],
-                ignore_conflicts=True,
-                using_db=conn,
-            )
+            await _propose(community_id, thread_id, title, None, now, inner)
             row = await Practice.filter(thread_id=thread_id).using_db(conn).get()
             new = row.state is not PracticeState.CONFIRMED
             changes: dict[str, object] = {"title": title, "updated_at": now}
@@ -200,6 +176,22 @@ class Practices:
                 )
             )
         return sorted(entries, key=lambda e: (e.practice.title.casefold(), e.practice.id))
+
+
+async def _propose(
+    community_id: int, thread_id: int, title: str, by: str | None, now: datetime, tx: Transaction
+) -> None:
+    """A proposal row, unless the thread has one (a concurrent proposal wins: no error in ``tx``)."""
+    row = Practice(
+        community_id=community_id,
+        thread_id=thread_id,
+        title=title,
+        state=PracticeState.PROPOSED,
+        proposed_by=by,
+        created_at=now,
+        updated_at=now,
+    )
+    await Practice.bulk_create([row], ignore_conflicts=True, using_db=tx.client)
 
 
 def _practice(row: Practice) -> PracticeRecord:

@@ -66,14 +66,18 @@ class Tags:
         """Labels and descriptions from the config; returns how many tags were created or changed.
         Tags dropped from the taxonomy stay: threads are filed under them."""
         changed = 0
+        names = [d.tag for d in definitions]
         async with self._db.transaction() as tx:
             conn = tx.client
+            known = {
+                str(row[0])
+                for row in await Tag.filter(community_id=community_id, name__in=names)
+                .using_db(conn)
+                .values_list("name")
+            }
             await _ensure(community_id, {d.tag: d.label for d in definitions}, tx)
             rows = {
-                t.name: t
-                for t in await Tag.filter(community_id=community_id, name__in=[d.tag for d in definitions])
-                .using_db(conn)
-                .all()
+                t.name: t for t in await Tag.filter(community_id=community_id, name__in=names).using_db(conn)
             }
             for definition in definitions:
                 row = rows[definition.tag]
@@ -83,7 +87,8 @@ class Tags:
                         .using_db(conn)
                         .update(label=definition.label, description=definition.description)
                     )
-                    changed += 1
+                    changed += definition.tag in known
+        changed += len(set(names) - known)
         return changed
 
     async def file_post(
@@ -102,20 +107,7 @@ class Tags:
         now = as_utc(now)
         async with self._db.transaction(tx) as inner:
             ids = await _ensure(community_id, {t.name: t.label or t.name for t in tags}, inner)
-            await PostTag.bulk_create(
-                [
-                    PostTag(
-                        post_id=post_id,
-                        tag_id=ids[t.name],
-                        source=t.source,
-                        applied_by=t.applied_by,
-                        applied_at=now,
-                    )
-                    for t in tags
-                ],
-                ignore_conflicts=True,
-                using_db=inner.client,
-            )
+            await _insert(PostTag, ids, tags, now, inner, post_id=post_id)
             return await _file_thread(thread_id, ids, tags, now, inner)
 
     async def unfile_post(
@@ -275,20 +267,7 @@ async def _file_thread(
         .using_db(conn)
         .values_list("tag_id")
     }
-    await ThreadTag.bulk_create(
-        [
-            ThreadTag(
-                thread_id=thread_id,
-                tag_id=ids[t.name],
-                source=t.source,
-                applied_by=t.applied_by,
-                applied_at=now,
-            )
-            for t in tags
-        ],
-        ignore_conflicts=True,
-        using_db=conn,
-    )
+    await _insert(ThreadTag, ids, tags, now, tx, thread_id=thread_id)
     for tag in tags:
         if tag.source not in AUTOMATIC_SOURCES and ids[tag.name] in before:
             # A person files what a text had filed: the person's filing is what the thread keeps.
@@ -300,6 +279,22 @@ async def _file_thread(
                 .update(source=tag.source, applied_by=tag.applied_by, applied_at=now)
             )
     return list(dict.fromkeys(t.name for t in tags if ids[t.name] not in before))
+
+
+async def _insert(
+    model: type[PostTag] | type[ThreadTag],
+    ids: dict[str, int],
+    tags: Sequence[NewTag],
+    now: datetime,
+    tx: Transaction,
+    **owner: int,
+) -> None:
+    """Rows filing ``owner`` (a post or a thread) under ``tags``; rows that exist are left as they are."""
+    rows = [
+        model(tag_id=ids[t.name], source=t.source, applied_by=t.applied_by, applied_at=now, **owner)
+        for t in tags
+    ]
+    await model.bulk_create(rows, ignore_conflicts=True, using_db=tx.client)  # type: ignore[arg-type]
 
 
 def _applied(
