@@ -31,7 +31,7 @@ from bridge.core.tags.mail_lines import MailCommands, read_mail_commands
 from bridge.core.tags.taxonomy import Suggestion
 from bridge.formatting.tag_text import readable_text, strip_leading_lines
 from bridge.relay.community import CommunityContext
-from bridge.store import NewTag, PostRecord, Store, Transaction
+from bridge.store import NewTag, PostRecord, Store, TagUsage, Transaction
 from bridge.store.outbox import create_deliveries
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,23 @@ def suggestions(community: CommunityContext, writing: Writing) -> list[Suggestio
             keywords=KeywordMode.OFFER,
         ).suggested
     )
+
+
+async def tag_overview(store: Store, community: CommunityContext) -> list[TagUsage]:
+    """The community's tags as people should see them: every taxonomy tag (with the config's label,
+    used or not) and every free tag in use, most used first."""
+    usage = {u.name: u for u in await store.tags.usage(community.id)}
+    for definition in community.taxonomy.definitions:
+        found = usage.get(definition.tag)
+        usage[definition.tag] = TagUsage(
+            definition.tag,
+            definition.label,
+            definition.description,
+            found.threads if found else 0,
+            found.practices if found else 0,
+        )
+    listed = [u for u in usage.values() if u.threads or community.taxonomy.definition(u.name)]
+    return sorted(listed, key=lambda u: (-u.threads, u.name))
 
 
 class ArchiveFiling:

@@ -37,15 +37,16 @@ MEMBERS = [
 ]
 
 
-async def community(store: Store, **overrides: object) -> CommunityContext:
-    config = CommunityConfig(
-        slug="pm-practice",
-        name="Project Management Practice",
-        room="#pm:localhost",
-        list_address="pm@lists.example.com",
-        member=MEMBERS,
-        **overrides,  # type: ignore[arg-type]
-    )
+async def community(store: Store, room_id: str = ROOM, **overrides: object) -> CommunityContext:
+    fields: dict[str, object] = {
+        "slug": "pm-practice",
+        "name": "Project Management Practice",
+        "room": "#pm:localhost",
+        "list_address": "pm@lists.example.com",
+        "member": MEMBERS,
+        **overrides,
+    }
+    config = CommunityConfig(**fields)  # type: ignore[arg-type]
     roster = [
         RosterMember(m.name, m.email, Role(m.role), m.matrix, m.time_zone, DeliveryMode(m.delivery))
         for m in config.member
@@ -53,7 +54,7 @@ async def community(store: Store, **overrides: object) -> CommunityContext:
     sync = await store.communities.sync_community(
         slug=config.slug, name=config.name, list_address=config.list_address, room=config.room, roster=roster
     )
-    await store.communities.set_room_id(sync.community_id, ROOM)
+    await store.communities.set_room_id(sync.community_id, room_id)
     record = await store.communities.by_slug(config.slug)
     assert record is not None
     return CommunityContext(config, record)

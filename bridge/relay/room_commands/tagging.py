@@ -15,7 +15,7 @@ from bridge.core.commands.tagging import TagCommand, TagsCommand, UntagCommand
 from bridge.core.links import tag_url, thread_url
 from bridge.core.model import PostState, TagSource
 from bridge.core.tags.taxonomy import Suggestion
-from bridge.relay.filing import Writing, suggestions
+from bridge.relay.filing import Writing, suggestions, tag_overview
 from bridge.relay.room_commands import NOT_IN_A_THREAD, CommandRequest
 from bridge.store import NewTag
 
@@ -109,11 +109,7 @@ class TaggingCommands:
 
     async def _community_tags(self, request: CommandRequest) -> str:
         community = request.community
-        usage = [
-            u
-            for u in await request.store.tags.usage(community.id)
-            if u.threads or community.taxonomy.definition(u.name)
-        ]
+        usage = await tag_overview(request.store, community)
         if not usage:
             return f"{community.config.name} has no tags yet."
         shown = usage[:LISTED_TAGS]
