@@ -94,7 +94,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("email", help="the member's address")
     reset.add_argument("--community", metavar="SLUG", default=argparse.SUPPRESS, help="the community")
+    _archive_commands(commands)
     return parser
+
+
+def _archive_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``icop tags``, ``icop practices`` and ``icop export catalogue`` (bridge.archive.commands)."""
+    tags = commands.add_parser("tags", help="a community's tags with their thread counts; file threads")
+    tags.add_argument("--community", metavar="SLUG", help="the community (required)")
+    tags.add_argument("--json", action="store_true", help="one JSON object per line")
+    tags_commands = tags.add_subparsers(dest="tags_command", metavar="ACTION")
+    for action, what in (("add", "file a thread under tags"), ("remove", "take tags off a thread")):
+        change = tags_commands.add_parser(action, help=what)
+        change.add_argument("thread", type=int, help="the thread's number (as in its archive URL)")
+        change.add_argument("tags", nargs="+", metavar="TAG")
+        change.add_argument("--community", metavar="SLUG", default=argparse.SUPPRESS, help="the community")
+
+    practices = commands.add_parser("practices", help="a community's practices; confirm, summarise, remove")
+    practices.add_argument("--community", metavar="SLUG", help="the community (required)")
+    practices.add_argument(
+        "--state", default="all", choices=["proposed", "confirmed", "all"], help="which ones (default: all)"
+    )
+    practices.add_argument("--json", action="store_true", help="one JSON object per line")
+    practice_commands = practices.add_subparsers(dest="practices_command", metavar="ACTION")
+    confirm = practice_commands.add_parser(
+        "confirm", help="make a thread a confirmed practice (or rename it)"
+    )
+    confirm.add_argument("thread", type=int)
+    confirm.add_argument("--title", help="its title (default: the proposal's, else the thread's subject)")
+    summary = practice_commands.add_parser("set-summary", help="write a practice's summary")
+    summary.add_argument("thread", type=int)
+    source = summary.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the summary (Markdown)")
+    source.add_argument("--file", help="a file holding the summary (Markdown); - for standard input")
+    remove = practice_commands.add_parser("remove", help="withdraw a practice (the thread stays)")
+    remove.add_argument("thread", type=int)
+    for sub in (confirm, summary, remove):
+        sub.add_argument("--community", metavar="SLUG", default=argparse.SUPPRESS, help="the community")
+
+    export = commands.add_parser("export", help="export from the archive")
+    export_commands = export.add_subparsers(dest="export_command", required=True, metavar="WHAT")
+    catalogue = export_commands.add_parser("catalogue", help="the practice catalogue as HTML and Markdown")
+    catalogue.add_argument("--community", metavar="SLUG", required=True, help="the community")
+    catalogue.add_argument(
+        "--out", metavar="DIR", required=True, help="folder for index.html and catalogue.md"
+    )
 
 
 def _stop_during_start_up(signum: int, frame: object) -> None:
@@ -139,4 +183,9 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return asyncio.run(commands.held(loaded, args))
     if args.command == "members":
         return asyncio.run(commands.members(loaded, args))
+    if args.command in ("tags", "practices", "export"):
+        from bridge.archive import commands as archive
+
+        run = {"tags": archive.tags, "practices": archive.practices, "export": archive.export}[args.command]
+        return asyncio.run(run(loaded, args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

@@ -3,7 +3,8 @@
 Every template is rendered through here so the safety settings are decided once: HTML templates are
 autoescaped (what a stranger wrote can only reach a page as text, or as ``Markup`` the sanitiser
 produced), every template is strict about undefined variables (a misspelt name fails a test instead
-of sending a blank), and text templates are not escaped (``&`` stays ``&`` in a plain-text mail).
+of sending a blank), and text templates are not escaped (``&`` stays ``&`` in a plain-text mail);
+Markdown templates (``.md.j2``) are not HTML-escaped either, their user text goes through ``| md``.
 Templates come in pairs, ``NAME.txt.j2`` and ``NAME.html.j2``, rendered together by ``render_pair``.
 
 The templates live in the top-level ``templates/`` folder of the repository. An installed package may
@@ -13,6 +14,7 @@ all three places are looked up, in that order after an explicit directory.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -72,7 +74,15 @@ def format_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-FILTERS: Mapping[str, Callable[..., Any]] = {"filesize": format_size}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!~])")
+
+
+def markdown_text(value: str) -> str:
+    """``value`` as literal text in a Markdown document: its markup characters escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+FILTERS: Mapping[str, Callable[..., Any]] = {"filesize": format_size, "md": markdown_text}
 
 
 class Renderer:
@@ -85,7 +95,7 @@ class Renderer:
             loader=loader,
             autoescape=select_autoescape(
                 enabled_extensions=("html.j2", "html", "htm", "xml.j2"),
-                disabled_extensions=("txt.j2", "txt"),
+                disabled_extensions=("txt.j2", "txt", "md.j2"),
                 default_for_string=True,
                 default=True,
             ),
