@@ -58,8 +58,12 @@ def prepare_community(
     user_suffix: str = "",
     web_port: int = 0,
     extra_config: str = "",
+    community_config: str = "",
 ) -> DemoCommunity:
-    """Register the bot and two chat members, create the room, write ``directory/icop.toml``."""
+    """Register the bot and two chat members, create the room, write ``directory/icop.toml``.
+
+    ``extra_config`` is added at the top level, ``community_config`` at the end of the community's
+    table (e.g. ``[[community.taxonomy]]`` entries)."""
     directory.mkdir(parents=True, exist_ok=True)
     bot = stack.register_user(f"icop{user_suffix}", DEMO_PASSWORD)
     ana = stack.register_user(f"ana{user_suffix}", DEMO_PASSWORD)
@@ -103,6 +107,7 @@ def prepare_community(
             batch_quiet_seconds=batch_quiet_seconds,
             web_port=web_port,
             extra=extra_config,
+            community_extra=community_config,
         )
     )
     return DemoCommunity(
@@ -130,6 +135,7 @@ def _config_text(
     batch_quiet_seconds: float,
     web_port: int,
     extra: str,
+    community_extra: str = "",
 ) -> str:
     roster = "".join(
         f"\n[[community.member]]\nname = {json.dumps(m.name)}\nemail = {json.dumps(m.email)}\n"
@@ -179,7 +185,7 @@ time_zone = "Europe/Dublin"
 relay_policy = "{relay_policy}"
 batch_quiet_seconds = {batch_quiet_seconds}
 batch_max_delay_seconds = {max(batch_quiet_seconds * 6, 30)}
-{roster}"""
+{roster}{community_extra}"""
 
 
 def _client_api(homeserver: str, token: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
