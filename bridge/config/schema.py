@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.config import validators
 from bridge.core.tags.taxonomy import TagDefinition, Taxonomy
@@ -275,20 +275,22 @@ class CommunityConfig(Section):
     def prefix(self) -> str:
         return self.subject_prefix if self.subject_prefix is not None else self.slug
 
-    @model_validator(mode="after")
-    def _one_spelling_per_tag(self) -> CommunityConfig:
-        build_taxonomy(self)  # raises TaxonomyError (a ValueError) for a spelling two tags claim
-        return self
+    @field_validator("taxonomy")
+    @classmethod
+    def _one_spelling_per_tag(cls, taxonomy: list[TaxonomyTag]) -> list[TaxonomyTag]:
+        _definitions(taxonomy)  # raises TaxonomyError (a ValueError) for a spelling two tags claim
+        return taxonomy
 
 
 def build_taxonomy(community: CommunityConfig) -> Taxonomy:
     """The core's taxonomy of one community's config."""
+    return _definitions(community.taxonomy, free_tags=community.free_tags)
+
+
+def _definitions(taxonomy: list[TaxonomyTag], *, free_tags: bool = True) -> Taxonomy:
     return Taxonomy(
-        (
-            TagDefinition(t.tag, t.label, t.description, tuple(t.aliases), tuple(t.keywords))
-            for t in community.taxonomy
-        ),
-        free_tags=community.free_tags,
+        (TagDefinition(t.tag, t.label, t.description, tuple(t.aliases), tuple(t.keywords)) for t in taxonomy),
+        free_tags=free_tags,
     )
 
 

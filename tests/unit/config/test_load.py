@@ -114,6 +114,19 @@ def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
     assert any(": community[1].list_address: required key is missing" in i for i in issues)
 
 
+def test_a_spelling_two_taxonomy_tags_claim_names_the_taxonomy(tmp_path: Path) -> None:
+    """Aliases fold like hashtags: "Estimates" of one tag collides with the tag "estimates"."""
+    text = VALID.replace(
+        '[[community.member]]\nname = "Grace Okafor"',
+        '[[community.taxonomy]]\ntag = "estimation"\nlabel = "Estimation"\naliases = ["Estimates"]\n'
+        '[[community.taxonomy]]\ntag = "estimates"\nlabel = "Estimates"\n'
+        '[[community.member]]\nname = "Grace Okafor"',
+    )
+    [issue] = issues_of(tmp_path, text)
+    assert issue.startswith(f"{line_number(text, '[[community.taxonomy]]')}: community[1].taxonomy: ")
+    assert "'estimates' of tag 'estimates' is already a spelling of tag 'estimation'" in issue
+
+
 def test_unknown_top_level_table(tmp_path: Path) -> None:
     text = VALID + "[databse]\nurl = 'x'\n"
     issues = issues_of(tmp_path, text)
