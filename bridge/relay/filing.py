@@ -188,6 +188,22 @@ class ArchiveFiling:
             filed = replace(filed, notices=filed.notices + 1)
         return filed
 
+    async def obey(
+        self,
+        community: CommunityContext,
+        thread_id: int,
+        commands: MailCommands,
+        author: str,
+        *,
+        now: datetime,
+        tx: Transaction,
+    ) -> Filed:
+        """A core member's mail that holds only ``Tags:``/``Practice:`` lines: obeyed on the thread it
+        answers; there is no post to store or relay."""
+        thread = await self.store.posts.thread(thread_id, tx=tx)
+        subject = thread.subject if thread is not None else ""
+        return await self._obey(community, thread_id, subject, commands, author, now, tx, Filed())
+
     async def refile_edit(
         self,
         community: CommunityContext,

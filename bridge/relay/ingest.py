@@ -40,6 +40,7 @@ class IngestStatus(StrEnum):
     HELD = "held"  # stored, waiting for a convener (not a member)
     IGNORED = "ignored"  # non-member under the "ignore" policy: not stored
     REJECTED = "rejected"  # a banned sender: stored as rejected, never relayed
+    COMMAND = "command"  # a core member's reply of Tags:/Practice: lines only: obeyed, nothing relayed
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,16 @@ class Ingestor:
             message, commands = take_mail_commands(message, author)
         choice = await self._thread(community, message, author, now)
         thread_id = choice.thread_id
+        if commands.any and thread_id is not None and not message.text.strip() and not message.attachments:
+            async with self.store.db.transaction(tx) as inner:
+                filed = await self.filing.obey(
+                    community, thread_id, commands, message.sender_address, now=now, tx=inner
+                )
+            log.info(
+                "mail of commands only: obeyed, nothing relayed",
+                extra={"community": community.slug, "thread_id": thread_id, "from": message.sender_address},
+            )
+            return IngestOutcome(IngestStatus.COMMAND, None, thread_id, 0, choice.reason.value)
         timeline_key: str | None = None
         if (
             thread_id is None

@@ -101,6 +101,23 @@ async def test_a_core_members_tags_and_practice_lines_are_obeyed_and_not_relayed
     )
 
 
+async def test_a_reply_of_command_lines_only_is_obeyed_and_not_stored(store: Store) -> None:
+    """Kenji files a thread by mail without writing to the list: nothing to store, relay or double."""
+    ctx, ingestor = await archive(store)
+    root = await ingestor.ingest(ctx, mail("m1@x", "siobhan@example.ie", "How far ahead do you plan?"))
+    command = mail("m2@x", "kenji@example.jp", "Tags: risk\n\n", subject="Re: Estimation", in_reply_to="m1@x")
+    outcome = await ingestor.ingest(ctx, command)
+    assert (outcome.status, outcome.post_id, outcome.thread_id) == (
+        IngestStatus.COMMAND,
+        None,
+        root.thread_id,
+    )
+    assert await thread_tags(store, root.thread_id) == {"risk": (TagSource.MAIL_COMMAND, "kenji@example.jp")}
+    assert [p.id for p in await store.posts.thread_posts(root.thread_id or 0)] == [root.post_id]
+    assert (await ingestor.ingest(ctx, command)).status is IngestStatus.COMMAND  # a replay changes nothing
+    assert len(await store.tags.of_thread(root.thread_id or 0)) == 1
+
+
 async def test_a_members_tags_line_is_just_text(store: Store) -> None:
     ctx, ingestor = await archive(store)
     outcome = await ingestor.ingest(ctx, mail("m1@x", "siobhan@example.ie", "Tags: estimation\n\nHello"))
