@@ -161,8 +161,10 @@ class ArchiveFiling:
         commands: MailCommands | None = None,
     ) -> Filed:
         """File a visible post just stored (or just approved) in ``tx``."""
-        thread = await self.store.posts.thread(thread_id, tx=tx)
-        subject = thread.subject if thread is not None else ""
+        # The thread's subject matters for a reply's [tags], a proposal's title and a Practice: line;
+        # most posts need none of them, and ingest is the relay's hot path.
+        needs_subject = (writing.subject and not new_thread) or (commands is not None and commands.any)
+        subject = await self._subject(thread_id, tx) if needs_subject else ""
         found = read_tags(community, writing, None if new_thread else subject)
         tagged = await self.store.tags.file_post(
             community.id,
@@ -176,8 +178,9 @@ class ArchiveFiling:
         if commands is not None and commands.any:
             filed = await self._obey(community, thread_id, subject, commands, writing.author, now, tx, filed)
         if found.practice and not filed.confirmed:
+            title = subject or await self._subject(thread_id, tx)
             proposed = await self.store.practices.propose(
-                community.id, thread_id, subject, writing.author, now=now, tx=tx
+                community.id, thread_id, title, writing.author, now=now, tx=tx
             )
             if proposed:
                 told = await self._tell_core_team(community, post_id, now, tx)
@@ -200,8 +203,7 @@ class ArchiveFiling:
     ) -> Filed:
         """A core member's mail that holds only ``Tags:``/``Practice:`` lines: obeyed on the thread it
         answers; there is no post to store or relay."""
-        thread = await self.store.posts.thread(thread_id, tx=tx)
-        subject = thread.subject if thread is not None else ""
+        subject = await self._subject(thread_id, tx)
         return await self._obey(community, thread_id, subject, commands, author, now, tx, Filed())
 
     async def refile_edit(
@@ -230,8 +232,7 @@ class ArchiveFiling:
         )
         filed = Filed(tuple(tagged), tuple(untagged))
         if changes.practice_added:
-            thread = await self.store.posts.thread(post.thread_id, tx=tx)
-            title = thread.subject if thread is not None else ""
+            title = await self._subject(post.thread_id, tx)
             if await self.store.practices.propose(
                 community.id, post.thread_id, title, post.author_address, now=now, tx=tx
             ):
@@ -247,6 +248,10 @@ class ArchiveFiling:
         untagged = await self.store.tags.unfile_post(post.thread_id, post.id, names, tx=tx)
         await self.store.practices.withdraw(post.thread_id, proposed_by=post.author_address, tx=tx)
         return Filed(untagged=tuple(untagged))
+
+    async def _subject(self, thread_id: int, tx: Transaction) -> str:
+        thread = await self.store.posts.thread(thread_id, tx=tx)
+        return thread.subject if thread is not None else ""
 
     def _new_tags(self, community: CommunityContext, tags: tuple[FiledTag, ...], author: str) -> list[NewTag]:
         return [
