@@ -102,13 +102,7 @@ class Tags:
         tx: Transaction | None = None,
     ) -> list[str]:
         """File a post's tags on it and on its thread; returns the names new on the thread."""
-        if not tags:
-            return []
-        now = as_utc(now)
-        async with self._db.transaction(tx) as inner:
-            ids = await _ensure(community_id, {t.name: t.label or t.name for t in tags}, inner)
-            await _insert(PostTag, ids, tags, now, inner, post_id=post_id)
-            return await _file_thread(thread_id, ids, tags, now, inner)
+        return await self._file(community_id, thread_id, post_id, tags, now, tx)
 
     async def unfile_post(
         self, thread_id: int, post_id: int, names: Collection[str], *, tx: Transaction | None = None
@@ -153,11 +147,7 @@ class Tags:
         tx: Transaction | None = None,
     ) -> list[str]:
         """A person files the thread under ``tags``; returns the names it was not filed under before."""
-        if not tags:
-            return []
-        async with self._db.transaction(tx) as inner:
-            ids = await _ensure(community_id, {t.name: t.label or t.name for t in tags}, inner)
-            return await _file_thread(thread_id, ids, tags, as_utc(now), inner)
+        return await self._file(community_id, thread_id, None, tags, now, tx)
 
     async def untag_thread(
         self, thread_id: int, names: Collection[str], *, tx: Transaction | None = None
@@ -175,6 +165,24 @@ class Tags:
             await ThreadTag.filter(thread_id=thread_id, tag_id__in=tag_ids).using_db(conn).delete()
             await PostTag.filter(post__thread_id=thread_id, tag_id__in=tag_ids).using_db(conn).delete()
         return sorted(name for _, name in rows)
+
+    async def _file(
+        self,
+        community_id: int,
+        thread_id: int,
+        post_id: int | None,
+        tags: Sequence[NewTag],
+        now: datetime,
+        tx: Transaction | None,
+    ) -> list[str]:
+        if not tags:
+            return []
+        now = as_utc(now)
+        async with self._db.transaction(tx) as inner:
+            ids = await _ensure(community_id, {t.name: t.label or t.name for t in tags}, inner)
+            if post_id is not None:
+                await _insert(PostTag, ids, tags, now, inner, post_id=post_id)
+            return await _file_thread(thread_id, ids, tags, now, inner)
 
     async def of_thread(self, thread_id: int) -> list[AppliedTag]:
         """The thread's tags, in the order they were filed."""
