@@ -95,7 +95,32 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("email", help="the member's address")
     reset.add_argument("--community", metavar="SLUG", default=argparse.SUPPRESS, help="the community")
     _archive_commands(commands)
+    _convener_commands(commands)
     return parser
+
+
+def _convener_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``icop report`` and ``icop meetings suggest``: the convener's view of the community."""
+
+    report = commands.add_parser("report", help="a community's value indicators over a period")
+    report.add_argument("--community", metavar="SLUG", required=True, help="the community")
+    report.add_argument(
+        "--since", metavar="DATE", help="from DATE 00:00 UTC (default: 30 days before --until)"
+    )
+    report.add_argument("--until", metavar="DATE", help="up to DATE 00:00 UTC, excluded (default: now)")
+    report.add_argument("--format", choices=["table", "json", "csv"], default="table", help="default: table")
+
+    meetings = commands.add_parser("meetings", help="meeting times fair to every time zone")
+    meetings_commands = meetings.add_subparsers(dest="meetings_command", required=True, metavar="ACTION")
+    suggest = meetings_commands.add_parser("suggest", help="rank meeting slots by fairness, best first")
+    suggest.add_argument("--community", metavar="SLUG", required=True, help="the community")
+    suggest.add_argument("--duration", metavar="MINUTES", type=int, default=60, help="default 60")
+    suggest.add_argument("--json", action="store_true", help="one JSON object per line")
+    suggest.add_argument(
+        "--from", dest="start", metavar="DATE", help="first day to consider (default: tomorrow, UTC)"
+    )
+    suggest.add_argument("--days", type=int, default=7, choices=range(1, 29), metavar="N", help="days (7)")
+    suggest.add_argument("--limit", type=int, default=10, metavar="N", help="slots to list (10)")
 
 
 def _archive_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -188,4 +213,10 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
         run = {"tags": archive.tags, "practices": archive.practices, "export": archive.export}[args.command]
         return asyncio.run(run(loaded, args))
+    if args.command in ("report", "meetings"):
+        from bridge.convener import commands as convener
+
+        return asyncio.run(
+            {"report": convener.report, "meetings": convener.meetings}[args.command](loaded, args)
+        )
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

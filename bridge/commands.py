@@ -100,7 +100,7 @@ async def db(loaded: LoadedConfig, action: str) -> int:
 
 async def outbox(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     """``icop outbox list|retry``: what is waiting, what is dead, and sending dead deliveries again."""
-    return await _with_store(loaded, lambda store: _outbox(store, args))
+    return await with_store(loaded, lambda store: _outbox(store, args))
 
 
 async def _outbox(store: Store, args: argparse.Namespace) -> int:
@@ -132,7 +132,7 @@ async def held(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     Exit 0 when done, 1 when the post is not held (unknown, or decided already), 2 for an unknown
     community, 3 for the schema.
     """
-    return await _with_store(loaded, lambda store: _held(store, loaded, args))
+    return await with_store(loaded, lambda store: _held(store, loaded, args))
 
 
 async def _held(store: Store, loaded: LoadedConfig, args: argparse.Namespace) -> int:
@@ -186,7 +186,7 @@ async def members(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     if slug not in {c.slug for c in loaded.config.community}:
         print(f"icop: no community {slug!r} in the config", file=sys.stderr)
         return 2
-    return await _with_store(loaded, lambda store: _members(store, loaded, args, slug))
+    return await with_store(loaded, lambda store: _members(store, loaded, args, slug))
 
 
 async def _members(store: Store, loaded: LoadedConfig, args: argparse.Namespace, slug: str) -> int:
@@ -257,7 +257,7 @@ def _outbox_json(entry: OutboxEntry) -> dict[str, object]:
     }
 
 
-async def _with_store(loaded: LoadedConfig, work: Callable[[Store], Awaitable[int]]) -> int:
+async def with_store(loaded: LoadedConfig, work: Callable[[Store], Awaitable[int]]) -> int:
     """Run a command's ``work`` on the store: exit 1 when it cannot be opened, 3 when its schema is newer
     than this code (an older one is upgraded first: commands need the current schema)."""
     try:

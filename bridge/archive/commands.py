@@ -29,16 +29,16 @@ CLI_ACTOR = "cli"
 
 async def tags(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     """``icop tags --community SLUG [--json]``; ``icop tags add|remove THREAD TAG… --community SLUG``."""
-    from bridge.commands import _with_store
+    from bridge.commands import with_store
 
     if not _known(loaded, args.community):
         return 2
-    return await _with_store(loaded, lambda store: _tags(store, loaded, args))
+    return await with_store(loaded, lambda store: _tags(store, loaded, args))
 
 
 async def practices(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     """``icop practices --community SLUG [--state S] [--json]`` and ``confirm|set-summary|remove``."""
-    from bridge.commands import _with_store
+    from bridge.commands import with_store
 
     if not _known(loaded, args.community):
         return 2
@@ -54,7 +54,7 @@ async def practices(loaded: LoadedConfig, args: argparse.Namespace) -> int:
                 "icop: the summary is empty: give --text TEXT or --file FILE (- for stdin)", file=sys.stderr
             )
             return 2
-    return await _with_store(loaded, lambda store: _practices(store, loaded, args, summary))
+    return await with_store(loaded, lambda store: _practices(store, loaded, args, summary))
 
 
 def _summary_text(args: argparse.Namespace) -> str:
@@ -67,11 +67,11 @@ def _summary_text(args: argparse.Namespace) -> str:
 
 async def export(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     """``icop export catalogue --community SLUG --out DIR``."""
-    from bridge.commands import _with_store
+    from bridge.commands import with_store
 
     if not _known(loaded, args.community):
         return 2
-    return await _with_store(loaded, lambda store: _export(store, loaded, args))
+    return await with_store(loaded, lambda store: _export(store, loaded, args))
 
 
 def _known(loaded: LoadedConfig, slug: str | None) -> bool:

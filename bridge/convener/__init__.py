@@ -1,0 +1,1 @@
+"""The convener's tools: value indicators, fair meeting times, and the commands that show them."""

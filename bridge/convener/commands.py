@@ -1,0 +1,110 @@
+"""``icop report`` and ``icop meetings suggest``: what the convener's tools do, given a loaded config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+
+from bridge.config import LoadedConfig
+from bridge.config.schema import CommunityConfig
+from bridge.convener.meeting_slots import attendees, rotation_lines, slot_json, slot_lines
+from bridge.convener.report import PeriodError, as_csv, as_json_line, as_table, parse_day, period
+from bridge.core.indicators import compute
+from bridge.core.meetings import rotations, suggest
+from bridge.store import CommunityRecord, Store
+from bridge.store.community_facts import CommunityFactsRepository
+
+ROTATION_POOL = 24  # rotations are built from this many of the best distinct times of day
+
+
+async def report(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """Exit 0 with the report; 2 for an unknown community or a bad period; 1 when the store has not
+    seen the community yet (``icop run`` syncs it)."""
+    from bridge.commands import with_store
+
+    config = _community_config(loaded, args.community)
+    if config is None:
+        return 2
+    try:
+        since, until = period(args.since, args.until, datetime.now(UTC))
+    except PeriodError as error:
+        print(f"icop: report: {error}", file=sys.stderr)
+        return 2
+
+    async def work(store: Store) -> int:
+        community = await _stored_community(store, config.slug)
+        if community is None:
+            return 1
+        facts = await CommunityFactsRepository(store.db).load(
+            community.id, config.slug, config.time_zone, until
+        )
+        result = compute(facts, since, until)
+        if args.format == "json":
+            print(as_json_line(result, config.slug))
+        elif args.format == "csv":
+            sys.stdout.write(as_csv(result, config.slug))
+        else:
+            print(as_table(result, config.name))
+        return 0
+
+    return await with_store(loaded, work)
+
+
+async def meetings(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """``icop meetings suggest``: exit 0 with the ranked slots; 2 for an unknown community or bad options."""
+    from bridge.commands import with_store
+
+    config = _community_config(loaded, args.community)
+    if config is None:
+        return 2
+    if not 15 <= args.duration <= 8 * 60:
+        print("icop: meetings suggest: --duration is minutes, from 15 to 480", file=sys.stderr)
+        return 2
+    try:
+        first_day = parse_day(args.start, "--from") if args.start else datetime.now(UTC) + timedelta(days=1)
+    except PeriodError as error:
+        print(f"icop: meetings suggest: {error}", file=sys.stderr)
+        return 2
+
+    async def work(store: Store) -> int:
+        community = await _stored_community(store, config.slug)
+        if community is None:
+            return 1
+        people = attendees(
+            await CommunityFactsRepository(store.db).participants(community.id), config.time_zone
+        )
+        if not people:
+            print(f"icop: {config.slug} has no conveners, core team or members to meet", file=sys.stderr)
+            return 1
+        duration = timedelta(minutes=args.duration)
+        ranked = suggest(
+            people, first_day, duration=duration, days=args.days, limit=max(args.limit, ROTATION_POOL)
+        )
+        for rank, slot in enumerate(ranked[: args.limit], start=1):
+            print(slot_json(slot) if args.json else "\n".join(slot_lines(rank, slot)))
+        if not args.json:
+            best_single = ranked[0].worst_pain if ranked else 0
+            for size in (2, 3):
+                found = rotations(ranked[:ROTATION_POOL], size=size, limit=1)
+                if found and found[0].worst_pain < best_single:
+                    print(f"\nRotation sharing the out-of-hours burden ({size} slots taken in turn):")
+                    print("\n".join(rotation_lines(found[0])))
+            print(f"{len(people)} people in {len({p.time_zone for p in people})} time zones", file=sys.stderr)
+        return 0
+
+    return await with_store(loaded, work)
+
+
+def _community_config(loaded: LoadedConfig, slug: str | None) -> CommunityConfig | None:
+    config = next((c for c in loaded.config.community if c.slug == slug), None)
+    if config is None:
+        print(f"icop: no community {slug!r} in the config", file=sys.stderr)
+    return config
+
+
+async def _stored_community(store: Store, slug: str) -> CommunityRecord | None:
+    community = await store.communities.by_slug(slug)
+    if community is None:
+        print(f"icop: community {slug!r} is not in the store yet: start `icop run` once", file=sys.stderr)
+    return community
