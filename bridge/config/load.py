@@ -221,6 +221,8 @@ def _duplicates(file: str, lines: dict[KeyPath, int], config: Config) -> Iterato
                     dotted((*where, "email")),
                     "a member's address cannot be the list address itself",
                 )
+        for number, meeting in enumerate(community.meeting):
+            yield from check("meeting id", meeting.id, (*base, "meeting", number, "id"), community.slug)
 
 
 def _unreadable_secrets(

@@ -7,6 +7,7 @@ Secrets are never values here, only references: ``*_env`` names an environment v
 
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -215,6 +216,33 @@ class DigestConfig(Section):
     """Local hour digests go out, in each reader's own time zone."""
 
 
+class MeetingConfig(Section):
+    """A recurring meeting of the community: reminders go to the room and by mail with an invitation."""
+
+    id: Slug
+    """Short name of the series (lowercase, digits, hyphens); it names its invitations, so keep it stable."""
+    title: Annotated[str, Field(min_length=1)]
+    """What the meeting is called in reminders, invitations and the digest."""
+    cadence: Literal["weekly", "fortnightly", "monthly"] = "weekly"
+    """How often it meets; monthly means the same weekday of the same week of the month as ``first``."""
+    first: date
+    """The date of the first meeting (a TOML date, e.g. 2027-01-12), in ``time_zone``."""
+    slots: Annotated[list[time], Field(min_length=1)]
+    """Local start times ("15:00"), taken in turn, one per meeting: several times rotate the
+    out-of-hours burden between regions (``icop meetings suggest`` proposes fair sets)."""
+    time_zone: TimeZone | None = None
+    """Zone of ``first`` and ``slots``; defaults to the community's."""
+    duration_minutes: Annotated[int, Field(ge=15, le=480)] = 60
+    """Length of each meeting."""
+    call_url: HttpUrl | None = None
+    """Where to join (a video call link); shown in reminders and invitations."""
+    description: str = ""
+    """What the meeting is for; shown in reminders and invitations."""
+    reminder_hours: Annotated[list[Annotated[float, Field(gt=0, le=24 * 14)]], Field(max_length=4)] = [24.0]
+    """How long before each meeting a reminder goes to the room and to members by mail (with an
+    iCalendar invitation); an empty list sends none."""
+
+
 class MemberConfig(Section):
     name: Annotated[str, Field(min_length=1)]
     """Display name."""
@@ -270,6 +298,8 @@ class CommunityConfig(Section):
     ``!icop tag``. apply: the tag is filed at once (source "keyword"). off: keywords are ignored."""
     member: list[MemberConfig] = []
     """The roster: conveners, core team, members and readers."""
+    meeting: list[MeetingConfig] = []
+    """Recurring meetings, one [[community.meeting]] table each."""
 
     @property
     def prefix(self) -> str:
