@@ -149,10 +149,11 @@ async def test_counts_cancel_and_recreating_a_delivery(store: Store, community: 
 async def test_concurrent_claimers_never_share_a_row(
     store: Store, community: CommunityRecord, store_url: str
 ) -> None:
-    """Two processes, two workers each, claiming in small bites until the outbox is empty."""
-    await _post_with_deliveries(store, community, 40)
-    async with Database(store_url) as second_process:
-        outboxes = [store.outbox, Outbox(second_process)]
+    """Three processes (as ``icop run`` on one PostgreSQL), two workers each, claiming in small bites
+    until the outbox is empty: every row is claimed once, by one worker."""
+    await _post_with_deliveries(store, community, 60)
+    async with Database(store_url) as second_process, Database(store_url) as third_process:
+        outboxes = [store.outbox, Outbox(second_process), Outbox(third_process)]
 
         async def worker(name: str, outbox: Outbox) -> list[int]:
             got: list[int] = []
@@ -161,11 +162,11 @@ async def test_concurrent_claimers_never_share_a_row(
                 await asyncio.sleep(0)
             return got
 
-        claimed = await asyncio.gather(*(worker(f"w{i}", outboxes[i % 2]) for i in range(4)))
+        claimed = await asyncio.gather(*(worker(f"w{i}", outboxes[i % 3]) for i in range(6)))
     every = [row_id for rows in claimed for row_id in rows]
-    assert len(every) == 40
-    assert len(set(every)) == 40
-    assert (await store.outbox.counts())[DeliveryState.SENDING] == 40
+    assert len(every) == 60
+    assert len(set(every)) == 60
+    assert (await store.outbox.counts())[DeliveryState.SENDING] == 60
 
 
 @pytest.mark.postgres
