@@ -21,6 +21,7 @@ from bridge.core.routing import batch_key, plan_deliveries
 from bridge.core.subjects import normalize_subject, parse_subject, subject_from_text
 from bridge.core.threading import KnownRefs, SubjectCandidate, ThreadChoice, ids_to_look_up, resolve_thread
 from bridge.core.tokens import verify_reply_token
+from bridge.metrics import Metrics
 from bridge.relay.community import CommunityContext
 from bridge.store import NewThread, RawMessage, Store, Transaction
 from bridge.store.batches import Batches
@@ -66,7 +67,9 @@ class Ingestor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_queued: Callable[[], None] = lambda: None,
         gate: HoldGate | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics if metrics is not None else Metrics()
         self.gate = gate  # bans and held-post notices (bridge.relay.moderation)
         self.store = store
         self.batches = Batches(store.db)
@@ -84,6 +87,19 @@ class Ingestor:
         hold: str | None = None,
     ) -> IngestOutcome:
         """Store ``message``; ``hold`` (a reason) holds it for a convener even from a member."""
+        outcome = await self._ingest(community, message, raw=raw, tx=tx, hold=hold)
+        self.metrics.post_ingested(message.channel, outcome.status.value)
+        return outcome
+
+    async def _ingest(
+        self,
+        community: CommunityContext,
+        message: InboundMessage,
+        *,
+        raw: RawMessage | None,
+        tx: Transaction | None,
+        hold: str | None,
+    ) -> IngestOutcome:
         now = self.clock()
         author, display_name = await self._author(community, message)
         if display_name and display_name != message.sender_name:

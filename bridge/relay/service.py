@@ -1,10 +1,14 @@
 """The relay as one daemon component: builds the adapters from config and hands their loops to the
 supervisor.
 
-Three loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
+Four loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
 (waits until every room id is known, so no mail is routed without its room, then reads the mailbox
-forever) and the delivery worker. Each is restarted with backoff by the supervisor when it fails, so a
-homeserver or mail server that is down at start delays the bridge; it does not stop it.
+forever) and a delivery worker per channel. Each is restarted with backoff by the supervisor when it
+fails, so a homeserver or mail server that is down at start delays the bridge; it does not stop it.
+
+The Matrix sync and the mailbox are read under a lease (``bridge.store.lease``): with several processes
+on one PostgreSQL, one of them reads each while the others stand by and deliver; on SQLite the one
+process holds both. Every process logs in and joins the rooms, since every process delivers.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 
 from aiohttp import web
@@ -24,11 +28,19 @@ from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.model import Channel, DeliveryMode, Role, RosterMember
 from bridge.email.inbox import ImapInbox
 from bridge.email.smtp import SmtpSender
+from bridge.health import LoopStatus
 from bridge.logs import SecretRedactor
 from bridge.matrix.sender import MatrixSender
 from bridge.matrix.session import MatrixError, MatrixSession
 from bridge.matrix.sync import SyncLoop
-from bridge.relay.bounces import BounceHandler, MailAndRoomNotices, bounce_policy
+from bridge.metrics import Metrics
+from bridge.relay.bounces import (
+    BounceHandler,
+    BounceNotices,
+    BounceOutcome,
+    MailAndRoomNotices,
+    bounce_policy,
+)
 from bridge.relay.community import CommunityContext
 from bridge.relay.from_email import MailInbound
 from bridge.relay.from_matrix import MatrixInbound
@@ -41,7 +53,8 @@ from bridge.relay.notices import NoticeCourier
 from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
-from bridge.store import Database, OutboxEntry, RetryPolicy, Store
+from bridge.store import Database, MemberRecord, OutboxEntry, RetryPolicy, Store
+from bridge.store.lease import Lease, LocalLocks, Locks
 from bridge.web.files import FileLinks, FilePages
 from bridge.web.unsubscribe import UnsubscribePages
 
@@ -54,10 +67,26 @@ class RelayService:
     name = "relay"
 
     def __init__(
-        self, loaded: LoadedConfig, database: Database, redactor: SecretRedactor | None = None
+        self,
+        loaded: LoadedConfig,
+        database: Database,
+        redactor: SecretRedactor | None = None,
+        *,
+        metrics: Metrics | None = None,
+        locks: Locks | None = None,
+        process: str | None = None,
     ) -> None:
         self.loaded = loaded
         config = loaded.config
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.locks = locks if locks is not None else LocalLocks()
+        self.process = process or f"{socket.gethostname()}:{os.getpid()}"
+        imap = config.mail.imap
+        self.matrix_status, self.mailbox_status = LoopStatus(), LoopStatus()
+        self.leases = {
+            "matrix": Lease(self.locks, f"matrix sync {config.matrix.user_id}", label="matrix"),
+            "mailbox": Lease(self.locks, f"mailbox {imap.user}@{imap.host}/{imap.mailbox}", label="mailbox"),
+        }
         outbox = config.outbox
         self.store = Store(
             database,
@@ -123,15 +152,19 @@ class RelayService:
             channel: DeliveryWorker(
                 self.store,
                 couriers,
-                f"{socket.gethostname()}:{os.getpid()}",
+                self.process,
                 email_concurrency=max(2, smtp.connections * 2),
                 channel=channel,
                 on_dead=self._tell_conveners,
+                metrics=self.metrics,
+                alive=self.locks.alive,
             )
             for channel in (Channel.MATRIX, Channel.EMAIL)
         }
         self.moderation = Moderation(self.store, on_queued=self._wake)
-        self.ingestor = Ingestor(self.store, key, on_queued=self._wake, gate=self.moderation)
+        self.ingestor = Ingestor(
+            self.store, key, on_queued=self._wake, gate=self.moderation, metrics=self.metrics
+        )
         imap = config.mail.imap
         self.inbox = ImapInbox(
             imap,
@@ -145,10 +178,17 @@ class RelayService:
                 bounces=BounceHandler(
                     self.store,
                     bounce_policy(config.mail),
-                    MailAndRoomNotices(self.smtp, MatrixSender(self.session).send),
+                    CountedSuspensions(
+                        MailAndRoomNotices(self.smtp, MatrixSender(self.session).send), self.metrics
+                    ),
                 ),
             ).handle,
+            status=self.mailbox_status,
         )
+        self.metrics.watch_loop("matrix", self.matrix_status, self.leases["matrix"])
+        self.metrics.watch_loop("mailbox", self.mailbox_status, self.leases["mailbox"])
+        for channel, worker in self.workers.items():
+            self.metrics.watch_loop(f"outbox.{channel.value}", worker.status)
 
     async def _sync_communities(self) -> None:
         """Communities and rosters from config into the store (idempotent; delivery choices survive)."""
@@ -235,7 +275,7 @@ class RelayService:
             intercept=RoomModeration(self.moderation, MatrixSender(session).send).intercept,
         )
         since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
-        await SyncLoop(
+        sync = SyncLoop(
             session,
             load_since=since.load,
             save_since=since.save,
@@ -243,12 +283,14 @@ class RelayService:
             rooms=room_ids,
             timeout_ms=int(self.loaded.config.matrix.sync_timeout_seconds * 1000),
             community_slugs={c.room_id: c.slug for c in self.communities.values() if c.room_id},
-        ).run()
+            status=self.matrix_status,
+        )
+        await self.leases["matrix"].run(sync.run)
 
     async def _mailbox_loop(self) -> None:
         assert self.inbox is not None
         await self.rooms_ready.wait()
-        await self.inbox.run()
+        await self.leases["mailbox"].run(self.inbox.run)
 
     # -- helpers -----------------------------------------------------------------------------
     def _wake(self) -> None:
@@ -287,3 +329,21 @@ class RelayService:
             )
         except MatrixError as notice_error:
             log.warning("could not post the dead-delivery notice: %s", notice_error)
+
+
+class CountedSuspensions:
+    """Bounce notices that also count each suspension for ``/metrics``."""
+
+    def __init__(self, notices: BounceNotices, metrics: Metrics) -> None:
+        self.notices = notices
+        self.metrics = metrics
+
+    async def suspended(
+        self,
+        community: CommunityContext,
+        member: MemberRecord,
+        conveners: Sequence[MemberRecord],
+        outcome: BounceOutcome,
+    ) -> None:
+        self.metrics.suspension(community.slug)
+        await self.notices.suspended(community, member, conveners, outcome)

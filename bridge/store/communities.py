@@ -242,6 +242,21 @@ class Communities:
             )
         return count > 0
 
+    async def bounce_suspensions(self) -> dict[str, int]:
+        """Community slug → memberships suspended now because of bounces (every community present)."""
+        async with self._db.session() as conn:
+            slugs = await Community.all().using_db(conn).values_list("id", "slug")
+            suspended = await (
+                Membership.filter(state=MembershipState.SUSPENDED, state_reason=BOUNCES_REASON)
+                .using_db(conn)
+                .values_list("community_id", flat=True)
+            )
+        counts = dict.fromkeys((slug for _, slug in slugs), 0)
+        by_id = dict(slugs)
+        for community_id in suspended:
+            counts[by_id[community_id]] += 1
+        return counts
+
     async def _one(self, **criteria: str) -> CommunityRecord | None:
         async with self._db.session() as conn:
             row = await Community.filter(**criteria).using_db(conn).first()

@@ -142,3 +142,11 @@ async def test_bounces_are_counted_per_membership(store: Store, community: Commu
     assert await store.communities.reset_bounces(bo.membership_id)
     assert await store.communities.record_bounce(bo.membership_id, 1.0, T0) == 1.0
     assert await store.communities.membership(999_999) is None
+
+
+async def test_bounce_suspensions_per_community(store: Store, community: CommunityRecord) -> None:
+    assert await store.communities.bounce_suspensions() == {"pm-practice": 0}
+    [ana, bo, *_] = await store.communities.members(community.id)
+    await store.communities.set_state(bo.membership_id, MembershipState.SUSPENDED, reason="bounces")
+    await store.communities.set_state(ana.membership_id, MembershipState.SUSPENDED, reason="convener")
+    assert await store.communities.bounce_suspensions() == {"pm-practice": 1}

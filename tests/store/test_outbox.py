@@ -195,3 +195,30 @@ async def test_postgres_skips_rows_locked_by_another_claimer(
             assert late.id == first.id
         finally:
             await other.close()
+
+
+async def test_backlog_counts_unfinished_rows_per_channel_with_the_oldest(
+    store: Store, community: CommunityRecord
+) -> None:
+    """What the metrics read at each scrape: pending, sending and dead rows per channel, never sent ones."""
+    assert await store.outbox.backlog() == []
+    first = await _post_with_deliveries(store, community, 3)
+    await store.outbox.add(first, [DeliverySpec(Channel.MATRIX, "!room:example.com")], now=T0)
+    [claimed] = await store.outbox.claim_due("w1", T0, limit=1, channel=Channel.MATRIX)
+    await _post_with_deliveries(store, community, 2, key="m2@example.org")
+    [one, two, *_] = await store.outbox.claim_due("w1", T0, limit=2, channel=Channel.EMAIL)
+    await store.outbox.mark_sent(one.id, "<sent@example.org>")
+    await store.outbox.mark_dead(two.id, "550 no such user", T0)
+    backlog = {(b.channel, b.state): b for b in await store.outbox.backlog()}
+    assert {key: b.count for key, b in backlog.items()} == {
+        (Channel.EMAIL, DeliveryState.PENDING): 3,
+        (Channel.EMAIL, DeliveryState.DEAD): 1,
+        (Channel.MATRIX, DeliveryState.SENDING): 1,
+    }
+    oldest = backlog[Channel.EMAIL, DeliveryState.PENDING].oldest
+    assert oldest is not None
+    assert oldest.tzinfo is not None
+    rows = {entry.id: entry for entry in await store.outbox.list(None)}
+    pending = [r for r in rows.values() if r.state is DeliveryState.PENDING]
+    assert oldest == min(r.created_at for r in pending)
+    assert backlog[Channel.MATRIX, DeliveryState.SENDING].oldest == rows[claimed.id].created_at
