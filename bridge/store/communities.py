@@ -15,6 +15,7 @@ from tortoise.expressions import F
 
 from bridge.core.model import DeliveryMode, MembershipState, Recipient, Role, RosterMember
 from bridge.store.database import Database, Transaction
+from bridge.store.lease import one_at_a_time
 from bridge.store.models import Community, Identity, IdentityKind, Membership, MembershipSource, Person
 from bridge.store.records import CommunityRecord, MemberRecord, PersonRecord, RosterSync, as_utc
 
@@ -51,6 +52,8 @@ class Communities:
         if len(set(emails)) != len(emails):
             raise ValueError(f"community {slug!r}: a roster lists the same email twice")
         async with self._db.transaction() as tx:
+            # Processes starting together on one PostgreSQL sync the same roster: one after another.
+            await one_at_a_time(self._db, tx, f"roster {slug}")
             community = await self._upsert_community(slug, name, list_address, room, time_zone, tx)
             added = updated = 0
             kept: set[int] = set()

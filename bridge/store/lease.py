@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
 
-from bridge.store.database import Database, Dialect, redact
+from bridge.store.database import Database, Dialect, Transaction, redact
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,15 @@ class AdvisoryLocks:
         if connection is not None:
             connection.terminate()
         self.ended(self._generation).set()
+
+
+async def one_at_a_time(database: Database, tx: Transaction, name: str) -> None:
+    """Make transactions that call this with the same ``name`` run one after another (until ``tx``
+    ends) on PostgreSQL; SQLite's single writer does that already."""
+    if database.dialect is Dialect.POSTGRES:
+        await database.execute(
+            "SELECT pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, lock_key(name)], tx=tx
+        )
 
 
 def locks_for(database: Database, process: str) -> Locks:
