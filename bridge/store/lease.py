@@ -204,8 +204,10 @@ class AdvisoryLocks:
         self._generation += 1
         generation = self._generation
         connection.add_termination_listener(lambda _: self.ended(generation).set())
-        await connection.execute(f"SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {self._process_key})")
-        self._connection = connection
+        self._connection = connection  # from here on, a failure drops it (``_query``)
+        await connection.execute(
+            f"SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {self._process_key})", timeout=self._timeout
+        )
         return connection
 
     def _drop(self) -> None:
@@ -253,7 +255,6 @@ class Lease:
         label: str,
         retry_seconds: float = RETRY_SECONDS,
         check_seconds: float = CHECK_SECONDS,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.locks = locks
         self.name = name
@@ -261,11 +262,7 @@ class Lease:
         self.key = lock_key(name)
         self.retry_seconds = retry_seconds
         self.check_seconds = check_seconds
-        self.clock = clock
         self.held = False
-        self.held_since: float | None = None
-        """Unix time the lease was last taken."""
-        self.acquisitions = 0
         self.losses = 0
 
     async def run(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -299,8 +296,7 @@ class Lease:
                     log.info("lease %s is held by another process; standing by", self.label)
                     said = "standby"
             if generation is not None:
-                self.held, self.held_since = True, self.clock()
-                self.acquisitions += 1
+                self.held = True
                 log.info(
                     "lease %s taken after %.1f s",
                     self.label,

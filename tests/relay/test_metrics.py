@@ -14,10 +14,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from bridge.core.model import Channel, DeliveryState
 from bridge.health import LoopState, LoopStatus, WatchedLoop
 from bridge.metrics import Metrics
+from bridge.relay.bounces import BounceHandler, BouncePolicy
 from bridge.relay.ingest import Ingestor
+from bridge.relay.service import CountedSuspensions
 from bridge.relay.worker import DeliveryWorker, TemporaryDeliveryError
 from bridge.store import Database, Store
 from bridge.store.lease import Lease, LocalLocks
+from tests.relay.test_bounces import RecordedNotices, dsn
+from tests.relay.test_bounces import community as bounce_community
 from tests.relay.test_ingest import KEY, chat, community, mail
 from tests.relay.test_worker import RecordingCourier
 
@@ -124,3 +128,28 @@ async def test_loops_and_leases_are_reported_and_a_silent_store_is_said(store: S
     scrape = samples(await metrics.exposition())
     assert value(scrape, "icop_store_up") == 0
     assert not [name for name, _ in scrape if name.startswith("icop_outbox_")]
+
+
+async def test_a_suspension_for_bounces_is_counted_and_shown_from_the_store(database: Database) -> None:
+    """Three permanent bounces past a threshold of 2.5 suspend Siobhán: counted once by the process
+    that suspended her, and shown by any process from the store."""
+    store = Store(database)
+    context = await bounce_community(store)
+    metrics = Metrics()
+    metrics.store = store
+    notices = RecordedNotices()
+    handler = BounceHandler(store, BouncePolicy(threshold=2.5), CountedSuspensions(notices, metrics))
+    for serial in range(1, 4):
+        await handler.handle(
+            context, dsn("siobhan@example.ie", "failed", "5.1.1", serial), "siobhan@example.ie"
+        )
+    assert [email for email, _, _ in notices.calls] == ["siobhan@example.ie"]  # still told, once
+    scrape = samples(await metrics.exposition())
+    assert value(scrape, "icop_bounce_suspensions_total", community="pm-practice") == 1
+    assert value(scrape, "icop_bounce_suspended_members", community="pm-practice") == 1
+    elsewhere = Metrics()
+    elsewhere.store = store
+    assert (
+        value(samples(await elsewhere.exposition()), "icop_bounce_suspended_members", community="pm-practice")
+        == 1
+    )
