@@ -69,6 +69,13 @@ class RunningBridge:
         assert bind is not None
         return f"http://{bind.group(1)}"
 
+    def healthy(self) -> bool:
+        """``/healthz`` answers 200: every loop connected and caught up (the room read up to now)."""
+        try:
+            return self.get("/healthz")[0] == 200
+        except OSError:
+            return False
+
     def get(self, path: str) -> tuple[int, bytes]:
         """GET ``path`` from the daemon's web server: the status and the body (errors included)."""
         try:
@@ -143,8 +150,10 @@ async def bridge_factory(
         bridges.append(bridge)
         bridge.start()
         await wait_for(lambda: "icop-bridge running" in bridge.log(), WAIT_SECONDS, "icop run to start")
-        # The bot joins the room from its Matrix loop; mail is read once the room is known.
+        # The bot joins the room from its Matrix loop; mail is read once the room is known. Healthy, it
+        # has taken its first position in the room: a message sent from then on is relayed.
         await wait_for(lambda: _joined(bridge), WAIT_SECONDS, "the bot to join the room")
+        await wait_for(bridge.healthy, WAIT_SECONDS, "icop run to be healthy (/healthz 200)")
         return bridge
 
     try:

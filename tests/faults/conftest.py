@@ -54,6 +54,7 @@ async def launch_bridge(stack: Stack, directory: Path, *, outbox: str | None = N
     bridge.start()
     await wait_for(lambda: "icop-bridge running" in bridge.log(), START_SECONDS, "icop run to start")
     await wait_for(lambda: _bot_joined(bridge), START_SECONDS, "the bot to join the room")
+    await wait_for(bridge.healthy, START_SECONDS, "icop run to be healthy (/healthz 200)")
     return bridge
 
 
