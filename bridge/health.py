@@ -4,7 +4,7 @@ Every loop that talks to a server (the Matrix sync, the list mailbox, the two de
 ``LoopStatus`` up to date as it works: connected or not, caught up or behind, when it last succeeded and
 its last error. ``/healthz`` and ``/metrics`` only read these objects, so asking for health costs the
 loops nothing. ``health_report`` turns them into the verdict: healthy while every loop this process runs
-is connected and caught up (a loop whose lease another process holds is standing by, which is healthy),
+is connected and caught up (a loop whose lease another process holds stands by, which is healthy),
 every supervised task is running and the database answers; otherwise unhealthy, naming what is not.
 """
 
@@ -15,6 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+
+
+class LeaseState(StrEnum):
+    HELD = "held"  # this process runs the loop
+    STANDBY = "standby"  # another process holds the lease; this one tries again every second
+    WAITING = "waiting"  # not asked for yet (the loop cannot start), or the database cannot be asked
 
 
 class LoopState(StrEnum):
@@ -62,14 +68,14 @@ def working_status() -> LoopStatus:
 
 @dataclass(frozen=True)
 class WatchedLoop:
-    """A loop as health sees it: its status, and whether this process holds its lease (None: no lease)."""
+    """A loop as health sees it: its status, and its lease's state (None: a loop without a lease)."""
 
     status: LoopStatus
-    lease_held: bool | None = None
+    lease: LeaseState | None = None
 
     @property
     def state(self) -> LoopState:
-        if self.lease_held is False:
+        if self.lease is LeaseState.STANDBY:
             return LoopState.STANDBY
         status = self.status
         if status.connected and status.caught_up:
@@ -130,7 +136,7 @@ def _loop_body(loop: WatchedLoop) -> dict[str, object]:
     status = loop.status
     return {
         "state": loop.state.value,
-        "lease": None if loop.lease_held is None else "held" if loop.lease_held else "standby",
+        "lease": None if loop.lease is None else loop.lease.value,
         "connected": status.connected,
         "caught_up": status.caught_up,
         "last_success": _iso(status.last_success),

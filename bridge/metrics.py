@@ -27,7 +27,7 @@ from prometheus_client.exposition import choose_encoder
 
 from bridge import __version__
 from bridge.core.model import Channel, DeliveryKind, DeliveryState
-from bridge.health import LoopStatus, TaskHealth, WatchedLoop
+from bridge.health import LeaseState, LoopStatus, TaskHealth, WatchedLoop
 from bridge.store import OutboxEntry, Store
 from bridge.store.lease import Lease
 from bridge.store.outbox import BACKLOG_STATES
@@ -145,7 +145,7 @@ class Metrics:
 
     def watched(self) -> dict[str, WatchedLoop]:
         return {
-            name: WatchedLoop(status, lease.held if lease is not None else None)
+            name: WatchedLoop(status, _lease_state(lease) if lease is not None else None)
             for name, (status, lease) in self.loops.items()
         }
 
@@ -243,3 +243,9 @@ class Metrics:
             while len(self._origins) > ORIGINS_REMEMBERED:
                 self._origins.popitem(last=False)
         return known
+
+
+def _lease_state(lease: Lease) -> LeaseState:
+    if lease.held:
+        return LeaseState.HELD
+    return LeaseState.STANDBY if lease.standing_by else LeaseState.WAITING

@@ -249,21 +249,11 @@ class RelayService:
         assert self.session is not None
         assert self.ingestor is not None
         session = self.session
-        await session.login(StoredMatrixLogin(self.store.settings))
-        for context in list(self.communities.values()):
-            try:
-                room_id = await session.resolve_room(context.config.room)
-            except MatrixError:
-                if context.room_id is None:
-                    raise
-                room_id = context.room_id  # known from an earlier run; the alias may be briefly broken
-            if room_id != context.room_id:
-                await self.store.communities.set_room_id(context.id, room_id)
-        await self._refresh_communities()
-        room_ids = {c.room_id for c in self.communities.values() if c.room_id}
-        waiting = await session.ensure_joined(room_ids)
-        for room_id in waiting:
-            log.warning("not in room %s yet: invite %s to it", room_id, session.user_id)
+        try:
+            room_ids = await self._enter_rooms(session)
+        except Exception as error:  # the sync cannot start: /healthz says why, the supervisor retries
+            self.matrix_status.disconnected(f"matrix: cannot start: {type(error).__name__}: {error}")
+            raise
         self.rooms_ready.set()
         assert self.moderation is not None
         inbound = MatrixInbound(
@@ -286,6 +276,26 @@ class RelayService:
             status=self.matrix_status,
         )
         await self.leases["matrix"].run(sync.run)
+
+    async def _enter_rooms(self, session: MatrixSession) -> set[str]:
+        """Log in, resolve every community's room and join it (every process does: every process
+        delivers); the room ids to sync."""
+        await session.login(StoredMatrixLogin(self.store.settings))
+        for context in list(self.communities.values()):
+            try:
+                room_id = await session.resolve_room(context.config.room)
+            except MatrixError:
+                if context.room_id is None:
+                    raise
+                room_id = context.room_id  # known from an earlier run; the alias may be briefly broken
+            if room_id != context.room_id:
+                await self.store.communities.set_room_id(context.id, room_id)
+        await self._refresh_communities()
+        room_ids = {c.room_id for c in self.communities.values() if c.room_id}
+        waiting = await session.ensure_joined(room_ids)
+        for room_id in waiting:
+            log.warning("not in room %s yet: invite %s to it", room_id, session.user_id)
+        return room_ids
 
     async def _mailbox_loop(self) -> None:
         assert self.inbox is not None

@@ -263,6 +263,8 @@ class Lease:
         self.retry_seconds = retry_seconds
         self.check_seconds = check_seconds
         self.held = False
+        self.standing_by = False
+        """Another process holds the lease (as of the last try), and this one tries every second."""
         self.losses = 0
 
     async def run(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -286,8 +288,10 @@ class Lease:
         while True:
             try:
                 generation = await self.locks.try_lock(self.key)
+                self.standing_by = generation is None
             except LocksUnavailable as error:
                 generation, why = None, str(error)
+                self.standing_by = False
                 if said != "unavailable":
                     log.warning("lease %s: cannot reach the database (%s); retrying", self.label, why)
                     said = "unavailable"
@@ -296,7 +300,7 @@ class Lease:
                     log.info("lease %s is held by another process; standing by", self.label)
                     said = "standby"
             if generation is not None:
-                self.held = True
+                self.held, self.standing_by = True, False
                 log.info(
                     "lease %s taken after %.1f s",
                     self.label,

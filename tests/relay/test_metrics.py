@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.core.model import Channel, DeliveryState
-from bridge.health import LoopState, LoopStatus, WatchedLoop
+from bridge.health import LeaseState, LoopState, LoopStatus, WatchedLoop
 from bridge.metrics import Metrics
 from bridge.relay.bounces import BounceHandler, BouncePolicy
 from bridge.relay.ingest import Ingestor
@@ -121,8 +121,8 @@ async def test_loops_and_leases_are_reported_and_a_silent_store_is_said(store: S
     assert value(scrape, "icop_loop_connected", loop="mailbox") == 1
     assert value(scrape, "icop_loop_caught_up", loop="mailbox") == 1
     assert value(scrape, "icop_loop_last_success_timestamp_seconds", loop="mailbox") == 1_800_000_000.0
-    assert value(scrape, "icop_lease_held", lease="mailbox") == 0  # not taken yet: standing by
-    assert metrics.watched() == {"mailbox": WatchedLoop(status, False)}
+    assert value(scrape, "icop_lease_held", lease="mailbox") == 0  # not asked for yet
+    assert metrics.watched() == {"mailbox": WatchedLoop(status, LeaseState.WAITING)}
 
     await store.db.close()
     scrape = samples(await metrics.exposition())

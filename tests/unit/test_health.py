@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bridge.health import LoopState, LoopStatus, TaskHealth, WatchedLoop, health_report, working_status
+from bridge.health import (
+    LeaseState,
+    LoopState,
+    LoopStatus,
+    TaskHealth,
+    WatchedLoop,
+    health_report,
+    working_status,
+)
 from bridge.web.monitoring import _without_errors
 
 
@@ -14,9 +22,19 @@ def test_each_loop_state_and_whether_it_is_healthy() -> None:
     cases = {
         # (status, lease held?) → state
         "connected and caught up": (_status(connected=True, caught_up=True), None, LoopState.OK),
-        "holds its lease": (_status(connected=True, caught_up=True), True, LoopState.OK),
-        "stands by": (_status(connected=False, caught_up=False, error="old"), False, LoopState.STANDBY),
-        "never connected yet": (LoopStatus(), True, LoopState.STARTING),
+        "holds its lease": (_status(connected=True, caught_up=True), LeaseState.HELD, LoopState.OK),
+        "stands by": (
+            _status(connected=False, caught_up=False, error="old"),
+            LeaseState.STANDBY,
+            LoopState.STANDBY,
+        ),
+        "never connected yet": (LoopStatus(), LeaseState.HELD, LoopState.STARTING),
+        "cannot start (login refused)": (
+            _status(connected=False, caught_up=False, error="M_UNKNOWN_TOKEN"),
+            LeaseState.WAITING,
+            LoopState.DISCONNECTED,
+        ),
+        "lease not asked for yet": (LoopStatus(), LeaseState.WAITING, LoopState.STARTING),
         "server gone": (
             _status(connected=False, caught_up=False, error="refused"),
             None,
@@ -52,8 +70,10 @@ def test_the_report_names_what_fails() -> None:
     report = health_report(
         {
             "matrix": good,
-            "mailbox": WatchedLoop(_status(connected=False, caught_up=False, error="imap down"), True),
-            "outbox.email": WatchedLoop(LoopStatus(), False),
+            "mailbox": WatchedLoop(
+                _status(connected=False, caught_up=False, error="imap down"), LeaseState.HELD
+            ),
+            "outbox.email": WatchedLoop(LoopStatus(), LeaseState.STANDBY),
         },
         {"relay.matrix": TaskHealth(True, 0), "relay.mailbox": TaskHealth(False, 3, "OSError: boom")},
         database_error="connection refused",
