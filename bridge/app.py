@@ -1,9 +1,11 @@
 """The composition root: builds the whole bridge from one loaded config, starts it, stops it.
 
 Nothing else in the code base constructs long-lived objects from config. ``Bridge.start`` opens the
-store (applying pending migrations, refusing a schema newer than the code), syncs the communities and
-rosters from config, then starts every component; long-running loops are handed to the ``Supervisor``.
-``Bridge.stop`` stops them in reverse order. ``serve`` wires SIGTERM/SIGINT to a clean stop.
+store (applying pending migrations, refusing a schema newer than the code) and its locks (the leases of
+loops that run in one process at a time), syncs the communities and rosters from config, then starts
+every component; long-running loops are handed to the ``Supervisor``. ``Bridge.stop`` stops them in
+reverse order. ``serve`` wires SIGTERM/SIGINT to a clean stop. The bridge owns the metrics registry and
+answers ``/healthz`` from what its loops report.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,16 +25,22 @@ from aiohttp import web
 
 from bridge import __version__
 from bridge.config import LoadedConfig
+from bridge.health import TaskHealth, health_report
 from bridge.logs import SecretRedactor
+from bridge.metrics import Metrics
 from bridge.relay.service import RelayService
+from bridge.store import Store
 from bridge.store.database import Database, redact
+from bridge.store.lease import Locks, locks_for
 from bridge.store.migrations import upgrade
 from bridge.supervisor import Supervisor
+from bridge.web.monitoring import MonitoringPages
 from bridge.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 5.0
+HEALTH_QUERY_TIMEOUT_SECONDS = 2.0
 
 
 class StartupError(RuntimeError):
@@ -79,12 +88,20 @@ class Bridge:
     database: Database | None = None
     supervisor: Supervisor = field(init=False)
     web: WebServer = field(init=False)
+    metrics: Metrics = field(init=False)
+    locks: Locks | None = None
     components: list[Component] = field(default_factory=list)
     started_at: float = 0.0
+    process: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    """Names this process to the others sharing the store (its delivery workers' id)."""
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor()
-        self.web = WebServer(self.loaded.config.web.bind, self.health)
+        self.metrics = Metrics(process_collector=True)
+        self.metrics.tasks = self._tasks
+        web_config = self.loaded.config.web
+        self.web = WebServer(web_config.bind)
+        self.web.add_routes(MonitoringPages(self.health, self.metrics, web_config.metrics_allow).routes())
 
     async def start(self) -> None:
         self.started_at = time.monotonic()
@@ -94,8 +111,19 @@ class Bridge:
         if before != after:
             log.info("database schema upgraded from %d to %d", before, after)
         log.info("store ready", extra={"database": redact(database.url), "schema": after})
+        self.locks = locks = locks_for(database, self.process)
+        self.metrics.store = Store(database)
         if not self.components:
-            self.components.append(RelayService(self.loaded, database, self.redactor))
+            self.components.append(
+                RelayService(
+                    self.loaded,
+                    database,
+                    self.redactor,
+                    metrics=self.metrics,
+                    locks=locks,
+                    process=self.process,
+                )
+            )
         for component in self.components:
             await component.start()
             self.web.add_routes(component.web_routes())
@@ -117,23 +145,42 @@ class Bridge:
             except Exception:
                 log.exception("component %s did not stop cleanly", component.name)
         await self.web.stop()
+        if self.locks is not None:
+            await self.locks.close()  # the leases go with it, to a process standing by
         if self.database is not None:
             await self.database.close()
         log.info("icop-bridge stopped")
 
     async def health(self) -> dict[str, object]:
-        tasks = {
-            name: {"running": bool(state.task and not state.task.done()), "restarts": state.restarts}
+        """The ``/healthz`` body: ``ok`` while every loop is connected and caught up (or standing by),
+        every task runs and the database answers; ``failing`` names what does not."""
+        report = health_report(
+            self.metrics.watched(),
+            self._tasks(),
+            database_error=await self._database_error(),
+            about={
+                "version": __version__,
+                "process": self.process,
+                "uptime_seconds": round(time.monotonic() - self.started_at, 1),
+            },
+        )
+        return report.body
+
+    def _tasks(self) -> dict[str, TaskHealth]:
+        return {
+            name: TaskHealth(bool(state.task and not state.task.done()), state.restarts, state.last_error)
             for name, state in self.supervisor.tasks.items()
         }
-        return {
-            "ok": self.database is not None
-            and self.database.is_open
-            and all(t["running"] for t in tasks.values()),
-            "version": __version__,
-            "uptime_seconds": round(time.monotonic() - self.started_at, 1),
-            "tasks": tasks,
-        }
+
+    async def _database_error(self) -> str | None:
+        database = self.database
+        if database is None or not database.is_open:
+            return "not open"
+        try:
+            await asyncio.wait_for(database.fetch("SELECT 1"), HEALTH_QUERY_TIMEOUT_SECONDS)
+        except Exception as error:  # drivers raise many types; health needs one line
+            return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return None
 
 
 async def serve(bridge: Bridge) -> None:

@@ -22,6 +22,7 @@ TimeZone = Annotated[str, AfterValidator(validators.time_zone)]
 Slug = Annotated[str, AfterValidator(validators.slug)]
 HttpUrl = Annotated[str, AfterValidator(validators.http_url)]
 BindAddress = Annotated[str, AfterValidator(validators.bind_address)]
+Network = Annotated[str, AfterValidator(validators.network)]
 Port = Annotated[int, Field(gt=0, lt=65536)]
 Seconds = Annotated[float, Field(gt=0)]
 
@@ -166,6 +167,10 @@ class MailConfig(Section):
 class WebConfig(Section):
     bind: BindAddress = "127.0.0.1:8080"
     """host:port of the web server (archive pages, subscription and unsubscribe endpoints)."""
+    metrics_allow: list[Network] = ["127.0.0.0/8", "::1/128"]
+    """Networks whose clients may read /metrics (the Prometheus scraper's); others get 403. A reverse
+    proxy on this host makes every visitor look local: keep it from forwarding /metrics. /healthz is
+    open to all (it shows states, never addresses or figures)."""
 
 
 class LoggingConfig(Section):

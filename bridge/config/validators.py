@@ -6,6 +6,7 @@ config loader can report it as ``FILE:LINE: field: message``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -95,6 +96,14 @@ def http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
         raise ValueError(f"{value!r} is not an http(s) URL")
     return value.rstrip("/")
+
+
+def network(value: str) -> str:
+    """An IP network (``10.0.0.0/8``, ``::1/128``) or a single address, in its normal form."""
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP network (e.g. 10.0.0.0/8 or 192.0.2.7)") from None
 
 
 def bind_address(value: str) -> str:

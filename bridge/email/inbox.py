@@ -29,6 +29,7 @@ from bridge.config.schema import ImapConfig
 from bridge.email.imap_connection import ImapCommandError, ImapConnection, ImapConnectionLost
 from bridge.email.imap_responses import FetchedItem, ImapResponseError
 from bridge.email.imap_session import ImapSessionError, open_imap
+from bridge.health import LoopStatus
 from bridge.probe import describe_network_error
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class ImapInbox:
         retry: Backoff = Backoff(),
         stuck_after: int = 5,
         idle_renew_seconds: float = IDLE_RENEW_SECONDS,
+        status: LoopStatus | None = None,
     ) -> None:
         self._config = config
         self._password = password
@@ -138,6 +140,7 @@ class ImapInbox:
         self._stuck_after = stuck_after
         self._idle_renew_seconds = idle_renew_seconds
         self.stats = InboxStats()
+        self.status = status if status is not None else LoopStatus()  # for /healthz and /metrics
         self._stopping = asyncio.Event()
         self._cursor: InboxCursor | None = None
         self._cursor_loaded = False
@@ -158,6 +161,8 @@ class ImapInbox:
     async def run(self) -> None:
         """Read the mailbox until ``stop()``. Server and network trouble is retried here with backoff;
         anything else (a failing cursor store, a bug) propagates to the supervisor."""
+        self.status.starting()
+        self._cursor_loaded = False  # read afresh: another process may have moved it since the last run
         while not self._stopping.is_set():
             try:
                 connection = await self._connect()
@@ -180,6 +185,7 @@ class ImapInbox:
 
     def _trouble(self, message: str, error: BaseException) -> None:
         """One warning per outage; the retries during it are debug lines."""
+        self.status.disconnected(message % (self.target, _reason(error)))
         if self._outage_since is None:
             self._outage_since = time.monotonic()
             log.warning(message, self.target, _reason(error))
@@ -188,6 +194,7 @@ class ImapInbox:
 
     def _healthy(self, connection: ImapConnection) -> None:
         """Called when a session is up to date and about to wait: the end of any outage."""
+        self.status.succeeded()
         self._reconnect_attempt = 0
         if self._outage_since is not None:
             log.info("%s back after %.1f s", self.target, time.monotonic() - self._outage_since)
@@ -227,6 +234,7 @@ class ImapInbox:
             if state != covered:
                 if await self._catch_up(connection, status.uidvalidity):
                     covered = state
+                    self.status.succeeded()
                 continue
             self._healthy(connection)
             await self._wait_for_mail(connection, status.exists)
@@ -289,6 +297,7 @@ class ImapInbox:
         self._failing = (key, attempts)
         self.stats.handle_failures += 1
         reason = f"{type(error).__name__}: {error}"
+        self.status.behind(f"message UID {mail.uid} failed {attempts} time(s): {reason}")
         if attempts < self._stuck_after:
             delay = self._retry.delay(attempts)
             log.warning(

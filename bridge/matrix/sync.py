@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from bridge.health import LoopStatus
 from bridge.matrix.events import MatrixEvent, SyncBatch
 from bridge.matrix.from_matrix import MemberNames, convert_event
 from bridge.matrix.session import (
@@ -94,7 +95,9 @@ class SyncLoop:
         max_gap_pages: int = MAX_GAP_PAGES,
         backoff_base: float = BACKOFF_BASE_SECONDS,
         backoff_max: float = BACKOFF_MAX_SECONDS,
+        status: LoopStatus | None = None,
     ) -> None:
+        self.status = status if status is not None else LoopStatus()  # for /healthz and /metrics
         self.session = session
         self.rooms = frozenset(rooms)
         self._load_since = load_since
@@ -111,6 +114,7 @@ class SyncLoop:
     async def run(self) -> None:
         """Sync forever. Errors back off (1 s doubling to 60 s) with one log line per outage; only a
         refused credential ends the loop (``MatrixAuthError``), for the supervisor to report."""
+        self.status.starting()
         since = await self._load_since()
         delay = self._backoff_base
         outage_began: float | None = None
@@ -118,10 +122,15 @@ class SyncLoop:
         while True:
             try:
                 since = await self.sync_once(since)
-            except MatrixAuthError:
+            except MatrixAuthError as error:
+                self.status.disconnected(f"matrix credential refused: {error}")
                 raise
             except Exception as error:
                 failures += 1
+                if isinstance(error, MatrixTemporaryError | MatrixPermanentError):
+                    self.status.disconnected(f"matrix sync failing: {_describe(error)}")
+                else:  # the homeserver answered; handling what it sent failed
+                    self.status.behind(f"matrix sync failing: {_describe(error)}")
                 if outage_began is None:
                     outage_began = time.monotonic()
                     log.warning(
@@ -135,6 +144,7 @@ class SyncLoop:
                 await asyncio.sleep(max(delay, retry_after or 0.0))
                 delay = min(delay * 2, self._backoff_max)
                 continue
+            self.status.succeeded()
             if outage_began is not None:
                 log.info(
                     "matrix sync working again after %.0f s (%d failed attempts)",

@@ -24,6 +24,7 @@ from bridge.core.subjects import normalize_subject, parse_subject, subject_from_
 from bridge.core.tags.mail_lines import MailCommands
 from bridge.core.threading import KnownRefs, SubjectCandidate, ThreadChoice, ids_to_look_up, resolve_thread
 from bridge.core.tokens import verify_reply_token
+from bridge.metrics import Metrics
 from bridge.relay.community import CommunityContext
 from bridge.relay.filing import ArchiveFiling, Filed, Writing, take_mail_commands
 from bridge.store import NewThread, RawMessage, Store, Transaction
@@ -72,7 +73,9 @@ class Ingestor:
         on_queued: Callable[[], None] = lambda: None,
         gate: HoldGate | None = None,
         filing: ArchiveFiling | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics if metrics is not None else Metrics()
         self.gate = gate  # bans and held-post notices (bridge.relay.moderation)
         self.filing = filing or ArchiveFiling(store)  # tags and practices, in the post's transaction
         self.store = store
@@ -91,6 +94,19 @@ class Ingestor:
         hold: str | None = None,
     ) -> IngestOutcome:
         """Store ``message``; ``hold`` (a reason) holds it for a convener even from a member."""
+        outcome = await self._ingest(community, message, raw=raw, tx=tx, hold=hold)
+        self.metrics.post_ingested(message.channel, outcome.status.value)
+        return outcome
+
+    async def _ingest(
+        self,
+        community: CommunityContext,
+        message: InboundMessage,
+        *,
+        raw: RawMessage | None,
+        tx: Transaction | None,
+        hold: str | None,
+    ) -> IngestOutcome:
         now = self.clock()
         author, display_name = await self._author(community, message)
         if display_name and display_name != message.sender_name:

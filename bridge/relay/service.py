@@ -1,10 +1,14 @@
 """The relay as one daemon component: builds the adapters from config and hands their loops to the
 supervisor.
 
-Three loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
+Four loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
 (waits until every room id is known, so no mail is routed without its room, then reads the mailbox
-forever) and the delivery worker. Each is restarted with backoff by the supervisor when it fails, so a
-homeserver or mail server that is down at start delays the bridge; it does not stop it.
+forever) and a delivery worker per channel. Each is restarted with backoff by the supervisor when it
+fails, so a homeserver or mail server that is down at start delays the bridge; it does not stop it.
+
+The Matrix sync and the mailbox are read under a lease (``bridge.store.lease``): with several processes
+on one PostgreSQL, one of them reads each while the others stand by and deliver; on SQLite the one
+process holds both. Every process logs in and joins the rooms, since every process delivers.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 
 from aiohttp import web
@@ -25,11 +29,19 @@ from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.model import Channel, DeliveryMode, Role, RosterMember
 from bridge.email.inbox import ImapInbox
 from bridge.email.smtp import SmtpSender
+from bridge.health import LoopStatus
 from bridge.logs import SecretRedactor
 from bridge.matrix.sender import MatrixSender
 from bridge.matrix.session import MatrixError, MatrixSession
 from bridge.matrix.sync import SyncLoop
-from bridge.relay.bounces import BounceHandler, MailAndRoomNotices, bounce_policy
+from bridge.metrics import Metrics
+from bridge.relay.bounces import (
+    BounceHandler,
+    BounceNotices,
+    BounceOutcome,
+    MailAndRoomNotices,
+    bounce_policy,
+)
 from bridge.relay.community import CommunityContext
 from bridge.relay.filing import ArchiveFiling
 from bridge.relay.from_email import MailInbound
@@ -45,7 +57,8 @@ from bridge.relay.room_commands import RoomCommands
 from bridge.relay.room_commands.families import every_family
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
-from bridge.store import Database, OutboxEntry, RetryPolicy, Store
+from bridge.store import Database, MemberRecord, OutboxEntry, RetryPolicy, Store
+from bridge.store.lease import Lease, LocalLocks, Locks
 from bridge.web.files import FileLinks, FilePages
 from bridge.web.unsubscribe import UnsubscribePages
 
@@ -58,10 +71,26 @@ class RelayService:
     name = "relay"
 
     def __init__(
-        self, loaded: LoadedConfig, database: Database, redactor: SecretRedactor | None = None
+        self,
+        loaded: LoadedConfig,
+        database: Database,
+        redactor: SecretRedactor | None = None,
+        *,
+        metrics: Metrics | None = None,
+        locks: Locks | None = None,
+        process: str | None = None,
     ) -> None:
         self.loaded = loaded
         config = loaded.config
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.locks = locks if locks is not None else LocalLocks()
+        self.process = process or f"{socket.gethostname()}:{os.getpid()}"
+        imap = config.mail.imap
+        self.matrix_status, self.mailbox_status = LoopStatus(), LoopStatus()
+        self.leases = {
+            "matrix": Lease(self.locks, f"matrix sync {config.matrix.user_id}", label="matrix"),
+            "mailbox": Lease(self.locks, f"mailbox {imap.user}@{imap.host}/{imap.mailbox}", label="mailbox"),
+        }
         outbox = config.outbox
         self.store = Store(
             database,
@@ -128,17 +157,24 @@ class RelayService:
             channel: DeliveryWorker(
                 self.store,
                 couriers,
-                f"{socket.gethostname()}:{os.getpid()}",
+                self.process,
                 email_concurrency=max(2, smtp.connections * 2),
                 channel=channel,
                 on_dead=self._tell_conveners,
+                metrics=self.metrics,
+                alive=self.locks.alive,
             )
             for channel in (Channel.MATRIX, Channel.EMAIL)
         }
         self.filing = ArchiveFiling(self.store)
         self.moderation = Moderation(self.store, on_queued=self._wake, filing=self.filing)
         self.ingestor = Ingestor(
-            self.store, key, on_queued=self._wake, gate=self.moderation, filing=self.filing
+            self.store,
+            key,
+            on_queued=self._wake,
+            gate=self.moderation,
+            filing=self.filing,
+            metrics=self.metrics,
         )
         imap = config.mail.imap
         self.inbox = ImapInbox(
@@ -153,10 +189,17 @@ class RelayService:
                 bounces=BounceHandler(
                     self.store,
                     bounce_policy(config.mail),
-                    MailAndRoomNotices(self.smtp, MatrixSender(self.session).send),
+                    CountedSuspensions(
+                        MailAndRoomNotices(self.smtp, MatrixSender(self.session).send), self.metrics
+                    ),
                 ),
             ).handle,
+            status=self.mailbox_status,
         )
+        self.metrics.watch_loop("matrix", self.matrix_status, self.leases["matrix"])
+        self.metrics.watch_loop("mailbox", self.mailbox_status, self.leases["mailbox"])
+        for channel, worker in self.workers.items():
+            self.metrics.watch_loop(f"outbox.{channel.value}", worker.status)
 
     async def _sync_communities(self) -> None:
         """Communities and rosters from config into the store (idempotent; delivery choices survive)."""
@@ -218,6 +261,43 @@ class RelayService:
         assert self.session is not None
         assert self.ingestor is not None
         session = self.session
+        try:
+            room_ids = await self._enter_rooms(session)
+        except Exception as error:  # the sync cannot start: /healthz says why, the supervisor retries
+            self.matrix_status.disconnected(f"matrix: cannot start: {type(error).__name__}: {error}")
+            raise
+        self.rooms_ready.set()
+        assert self.moderation is not None
+        inbound = MatrixInbound(
+            self.store,
+            self.ingestor,
+            self._by_room,
+            download=session.download,
+            on_queued=self._wake,
+            intercept=RoomCommands(
+                self.store,
+                MatrixSender(session).send,
+                every_family(self.moderation, self.loaded.config.base_url, self.ingestor.clock),
+                hints=JoinHints(self.moderation),
+            ).intercept,
+            filing=self.filing,
+        )
+        since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
+        sync = SyncLoop(
+            session,
+            load_since=since.load,
+            save_since=since.save,
+            handle=inbound.handle,
+            rooms=room_ids,
+            timeout_ms=int(self.loaded.config.matrix.sync_timeout_seconds * 1000),
+            community_slugs={c.room_id: c.slug for c in self.communities.values() if c.room_id},
+            status=self.matrix_status,
+        )
+        await self.leases["matrix"].run(sync.run)
+
+    async def _enter_rooms(self, session: MatrixSession) -> set[str]:
+        """Log in, resolve every community's room and join it (every process does: every process
+        delivers); the room ids to sync."""
         await session.login(StoredMatrixLogin(self.store.settings))
         for context in list(self.communities.values()):
             try:
@@ -233,38 +313,12 @@ class RelayService:
         waiting = await session.ensure_joined(room_ids)
         for room_id in waiting:
             log.warning("not in room %s yet: invite %s to it", room_id, session.user_id)
-        self.rooms_ready.set()
-        assert self.moderation is not None
-        commands = RoomCommands(
-            self.store,
-            MatrixSender(session).send,
-            every_family(self.moderation, self.loaded.config.base_url, self.ingestor.clock),
-            hints=JoinHints(self.moderation),
-        )
-        inbound = MatrixInbound(
-            self.store,
-            self.ingestor,
-            self._by_room,
-            download=session.download,
-            on_queued=self._wake,
-            intercept=commands.intercept,
-            filing=self.filing,
-        )
-        since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
-        await SyncLoop(
-            session,
-            load_since=since.load,
-            save_since=since.save,
-            handle=inbound.handle,
-            rooms=room_ids,
-            timeout_ms=int(self.loaded.config.matrix.sync_timeout_seconds * 1000),
-            community_slugs={c.room_id: c.slug for c in self.communities.values() if c.room_id},
-        ).run()
+        return room_ids
 
     async def _mailbox_loop(self) -> None:
         assert self.inbox is not None
         await self.rooms_ready.wait()
-        await self.inbox.run()
+        await self.leases["mailbox"].run(self.inbox.run)
 
     # -- helpers -----------------------------------------------------------------------------
     def _wake(self) -> None:
@@ -303,3 +357,21 @@ class RelayService:
             )
         except MatrixError as notice_error:
             log.warning("could not post the dead-delivery notice: %s", notice_error)
+
+
+class CountedSuspensions:
+    """Bounce notices that also count each suspension for ``/metrics``."""
+
+    def __init__(self, notices: BounceNotices, metrics: Metrics) -> None:
+        self.notices = notices
+        self.metrics = metrics
+
+    async def suspended(
+        self,
+        community: CommunityContext,
+        member: MemberRecord,
+        conveners: Sequence[MemberRecord],
+        outcome: BounceOutcome,
+    ) -> None:
+        self.metrics.suspension(community.slug)
+        await self.notices.suspended(community, member, conveners, outcome)

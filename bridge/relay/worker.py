@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bridge.core.model import Channel, DeliveryState
+from bridge.health import working_status
+from bridge.metrics import Metrics
 from bridge.store import OutboxEntry, Store
 from bridge.store.batches import Batches
 
@@ -42,9 +44,16 @@ class Courier(Protocol):
 
 
 DeadHandler = Callable[[OutboxEntry, str], Awaitable[None]]
+LivenessCheck = Callable[[str], Awaitable[bool | None]]
+"""Whether the process of a worker id is alive; None when it cannot be known (``Locks.alive``)."""
+RELEASE_EVERY_SECONDS = 5.0
 
 
 async def _nobody_told(entry: OutboxEntry, error: str) -> None:
+    return None
+
+
+async def _unknown(worker_id: str) -> bool | None:
     return None
 
 
@@ -78,6 +87,9 @@ class DeliveryWorker:
         channel: Channel | None = None,
         on_dead: DeadHandler = _nobody_told,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics | None = None,
+        alive: LivenessCheck = _unknown,
+        release_every: float = RELEASE_EVERY_SECONDS,
     ) -> None:
         self.store = store
         self.batches = Batches(store.db)
@@ -90,24 +102,33 @@ class DeliveryWorker:
         self.channel = channel  # one lane per channel: Matrix sends never wait for a round of mail
         self.on_dead = on_dead
         self.clock = clock
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.status = working_status()  # for /healthz and /metrics
+        self.alive = alive
+        self.release_every = release_every
         self._wake = asyncio.Event()
         self.sent = 0
         self.failed = 0
         self._outages: dict[Channel, tuple[float, int]] = {}
         """Per channel failing temporarily: since when (monotonic) and how many failed attempts."""
 
-    async def release_dead_local_workers(self) -> int:
-        """Give back rows claimed by earlier processes on this host that are gone (a kill -9, a crash).
+    async def release_dead_workers(self) -> int:
+        """Give back rows claimed by processes that are gone (a kill -9, a crash).
 
-        Their leases would expire anyway; releasing them at start delivers them now instead of
-        minutes later. Workers on other hosts (several daemons on one PostgreSQL) keep their leases.
+        Their claims would expire anyway; releasing them delivers them now instead of minutes later.
+        ``alive`` knows any process on a shared PostgreSQL (its process lock); without it only a
+        process of this host can be checked, by its pid, and workers elsewhere keep their claims.
         """
         host, _, _ = self.worker_id.rpartition(":")
-        dead = [
-            worker
-            for worker in await self.store.outbox.claimants()
-            if worker != self.worker_id and _on_host(worker, host) and not _process_alive(worker)
-        ]
+        dead = []
+        for worker in await self.store.outbox.claimants():
+            if worker == self.worker_id:
+                continue
+            alive = await self.alive(worker)
+            if alive is None:
+                alive = not _on_host(worker, host) or _process_alive(worker)
+            if not alive:
+                dead.append(worker)
         released = await self.store.outbox.release(dead) if dead else 0
         if released:
             log.info("released %d deliveries claimed by stopped workers %s", released, ", ".join(dead))
@@ -118,10 +139,14 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        await self.release_dead_local_workers()
+        await self.release_dead_workers()
+        next_release = time.monotonic() + self.release_every
         while True:
             self._wake.clear()
             handled = await self.run_once()
+            if time.monotonic() >= next_release:  # another process may have died since
+                await self.release_dead_workers()
+                next_release = time.monotonic() + self.release_every
             if handled < self.claim_limit:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
@@ -195,9 +220,11 @@ class DeliveryWorker:
                 return
             self.sent += len(group)
             self._recovered(entry.channel)
+            await self.metrics.delivered(group, self.clock())
 
     def _recovered(self, channel: Channel) -> None:
         """A delivery went out: the end of that channel's outage, if one was open."""
+        self.status.succeeded()
         outage = self._outages.pop(channel, None)
         if outage is not None:
             began, failures = outage
@@ -215,8 +242,10 @@ class DeliveryWorker:
             state = await self.store.outbox.mark_failed(
                 entry.id, error, self.clock(), worker_id=self.worker_id, permanent=permanent
             )
+            self.metrics.delivery_failed(entry.channel, state)
             level = logging.ERROR if state is DeliveryState.DEAD else logging.DEBUG
             if state is not DeliveryState.DEAD:
+                self.status.disconnected(f"{entry.channel.value} deliveries failing: {error}")
                 # One warning per outage of a channel (a server down fails every row); retries are debug.
                 began, failures = self._outages.get(entry.channel, (time.monotonic(), 0))
                 if failures == 0:

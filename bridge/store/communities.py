@@ -15,6 +15,7 @@ from tortoise.expressions import F
 
 from bridge.core.model import DeliveryMode, MembershipState, Recipient, Role, RosterMember
 from bridge.store.database import Database, Transaction
+from bridge.store.lease import one_at_a_time
 from bridge.store.models import Community, Identity, IdentityKind, Membership, MembershipSource, Person
 from bridge.store.records import CommunityRecord, MemberRecord, PersonRecord, RosterSync, as_utc
 
@@ -51,6 +52,8 @@ class Communities:
         if len(set(emails)) != len(emails):
             raise ValueError(f"community {slug!r}: a roster lists the same email twice")
         async with self._db.transaction() as tx:
+            # Processes starting together on one PostgreSQL sync the same roster: one after another.
+            await one_at_a_time(self._db, tx, f"roster {slug}")
             community = await self._upsert_community(slug, name, list_address, room, time_zone, tx)
             added = updated = 0
             kept: set[int] = set()
@@ -241,6 +244,21 @@ class Communities:
                 .update(state=MembershipState.ACTIVE, state_reason=None)
             )
         return count > 0
+
+    async def bounce_suspensions(self) -> dict[str, int]:
+        """Community slug → memberships suspended now because of bounces (every community present)."""
+        async with self._db.session() as conn:
+            slugs = await Community.all().using_db(conn).values_list("id", "slug")
+            suspended = await (
+                Membership.filter(state=MembershipState.SUSPENDED, state_reason=BOUNCES_REASON)
+                .using_db(conn)
+                .values_list("community_id", flat=True)
+            )
+        counts = dict.fromkeys((slug for _, slug in slugs), 0)
+        by_id = dict(slugs)
+        for community_id in suspended:
+            counts[by_id[community_id]] += 1
+        return counts
 
     async def _one(self, **criteria: str) -> CommunityRecord | None:
         async with self._db.session() as conn:

@@ -14,9 +14,9 @@ import builtins
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from tortoise.functions import Count
+from tortoise.functions import Count, Min
 
 from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState
 from bridge.store.database import Database, Dialect, Transaction
@@ -70,6 +70,20 @@ class RetryPolicy:
         exponent = min(max(attempts - 1, 0), 32)  # past 2**32 the cap has long won
         delay = min(self.cap, self.base * (1 << exponent))
         return delay * (1.0 - self.jitter * rand)
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The rows of one channel in one unfinished state, and when the oldest of them was queued."""
+
+    channel: Channel
+    state: DeliveryState
+    count: int
+    oldest: datetime | None
+
+
+BACKLOG_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.DEAD)
+"""The states that make the outbox's depth; sent and cancelled rows only accumulate."""
 
 
 class Outbox:
@@ -254,6 +268,23 @@ class Outbox:
             counts[DeliveryState(state)] = int(n)
         return counts
 
+    async def backlog(self) -> builtins.list[Backlog]:
+        """Rows waiting (pending), in a worker's hands (sending) and dead, per channel, each group with
+        its oldest row's queueing time. Cheap enough for every metrics scrape: it reads the few rows in
+        these states through the (state, next_attempt_at) index, never the sent ones."""
+        async with self._db.session() as conn:
+            rows = await (
+                Delivery.filter(state__in=BACKLOG_STATES)
+                .annotate(n=Count("id"), oldest=Min("created_at"))
+                .group_by("channel", "state")
+                .using_db(conn)
+                .values_list("channel", "state", "n", "oldest")
+            )
+        return [
+            Backlog(Channel(channel), DeliveryState(state), int(n), _as_datetime(oldest))
+            for channel, state, n, oldest in rows
+        ]
+
     async def add(
         self,
         post_id: int,
@@ -313,6 +344,14 @@ async def cancel_pending(post_id: int, *, tx: Transaction) -> int:
         .using_db(tx.client)
         .update(state=DeliveryState.CANCELLED)
     )
+
+
+def _as_datetime(value: object) -> datetime | None:
+    """An aggregate's datetime: SQLite hands back its stored text, PostgreSQL a datetime."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return as_utc(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
 
 
 def outbox_entry(d: Delivery) -> OutboxEntry:

@@ -100,6 +100,12 @@ class Posts:
             post = await Post.filter(id=post_id).using_db(conn).first()
         return _post(post) if post is not None else None
 
+    async def origin_channels(self, post_ids: Iterable[int]) -> dict[int, Channel]:
+        """The channel each post arrived on (what a relay-latency metric is labelled with)."""
+        async with self._db.session() as conn:
+            rows = await Post.filter(id__in=list(post_ids)).using_db(conn).values_list("id", "origin_channel")
+        return {int(post_id): Channel(channel) for post_id, channel in rows}
+
     async def thread_posts(self, thread_id: int) -> list[PostRecord]:
         async with self._db.session() as conn:
             posts = await Post.filter(thread_id=thread_id).using_db(conn).order_by("created_at", "id")

@@ -1,4 +1,4 @@
-"""The daemon's small HTTP server: health now; archive pages and subscription endpoints plug in here.
+"""The daemon's small HTTP server: health, metrics, files and subscription endpoints plug in here.
 
 Routes are added by features (``add_routes``) before ``start``; the server binds to ``web.bind``.
 """
@@ -6,25 +6,20 @@ Routes are added by features (``add_routes``) before ``start``; the server binds
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 log = logging.getLogger(__name__)
 
-HealthProbe = Callable[[], Awaitable[dict[str, object]]]
-
 
 class WebServer:
     """An aiohttp application bound to ``host:port``, started and stopped by the daemon."""
 
-    def __init__(self, bind: str, health: HealthProbe) -> None:
+    def __init__(self, bind: str) -> None:
         host, _, port = bind.rpartition(":")
         self.host = host.strip("[]")
         self.port = int(port)
-        self._health = health
         self.app = web.Application()
-        self.app.router.add_get("/healthz", self._healthz)
         self._runner: web.AppRunner | None = None
 
     def add_routes(self, routes: list[web.RouteDef]) -> None:
@@ -41,7 +36,3 @@ class WebServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def _healthz(self, request: web.Request) -> web.Response:
-        status = await self._health()
-        return web.json_response(status, status=200 if status.get("ok") else 503)

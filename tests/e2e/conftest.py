@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,6 +41,10 @@ class RunningBridge:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     starts: int = field(default=0)
+    config_path: Path | None = None
+    """Another config for the same community (another process beside the first, say); else its own."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables for ``icop run`` (``ICOP_DATABASE_URL``, say)."""
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
@@ -46,11 +52,37 @@ class RunningBridge:
         with self.log_path.open("ab") as log:
             log.write(f"\n----- start {self.starts} -----\n".encode())
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bridge", "--config", str(self.community.config_path), "run"],
+                [sys.executable, "-m", "bridge", "--config", str(self.config), "run"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
+
+    @property
+    def config(self) -> Path:
+        return self.config_path or self.community.config_path
+
+    @property
+    def web_url(self) -> str:
+        """Where the daemon's web server listens (``[web] bind``)."""
+        bind = re.search(r'^bind = "([^"]+)"$', self.config.read_text(), re.MULTILINE)
+        assert bind is not None
+        return f"http://{bind.group(1)}"
+
+    def healthy(self) -> bool:
+        """``/healthz`` answers 200: every loop connected and caught up (the room read up to now)."""
+        try:
+            return self.get("/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET ``path`` from the daemon's web server: the status and the body (errors included)."""
+        try:
+            with urllib.request.urlopen(self.web_url + path, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         """Stop the daemon with ``sig`` (SIGKILL for a crash); returns its exit code."""
@@ -118,8 +150,10 @@ async def bridge_factory(
         bridges.append(bridge)
         bridge.start()
         await wait_for(lambda: "icop-bridge running" in bridge.log(), WAIT_SECONDS, "icop run to start")
-        # The bot joins the room from its Matrix loop; mail is read once the room is known.
+        # The bot joins the room from its Matrix loop; mail is read once the room is known. Healthy, it
+        # has taken its first position in the room: a message sent from then on is relayed.
         await wait_for(lambda: _joined(bridge), WAIT_SECONDS, "the bot to join the room")
+        await wait_for(bridge.healthy, WAIT_SECONDS, "icop run to be healthy (/healthz 200)")
         return bridge
 
     try:

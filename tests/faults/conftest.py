@@ -17,7 +17,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -54,6 +54,7 @@ async def launch_bridge(stack: Stack, directory: Path, *, outbox: str | None = N
     bridge.start()
     await wait_for(lambda: "icop-bridge running" in bridge.log(), START_SECONDS, "icop run to start")
     await wait_for(lambda: _bot_joined(bridge), START_SECONDS, "the bot to join the room")
+    await wait_for(bridge.healthy, START_SECONDS, "icop run to be healthy (/healthz 200)")
     return bridge
 
 
@@ -190,6 +191,15 @@ class Traffic:
             client.restore_login(kenji.user_id, kenji.device_id, kenji.access_token)
             self._client = client
         return self._client
+
+    async def stream(self, messages: int, *, rate: float, alongside: Awaitable[None]) -> float:
+        """``messages`` mails and as many chat messages at ``rate`` per second each way, while
+        ``alongside`` runs (a saboteur); returns the seconds it all took."""
+        began = time.monotonic()
+        await asyncio.gather(
+            self.send_mails(messages, rate=rate), self.send_chats(messages, rate=rate), alongside
+        )
+        return time.monotonic() - began
 
     # -- what each side should see --------------------------------------------------------------
     def expected_mailboxes(self) -> dict[str, list[str]]:

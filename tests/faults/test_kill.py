@@ -52,12 +52,7 @@ async def test_kill_9_while_streaming_loses_and_doubles_nothing(stack: Stack, tm
 
     try:
         began = time.monotonic()
-        await asyncio.gather(
-            traffic.send_mails(MESSAGES, rate=RATE),
-            traffic.send_chats(MESSAGES, rate=RATE),
-            killer(),
-        )
-        sent_seconds = time.monotonic() - began
+        sent_seconds = await traffic.stream(MESSAGES, rate=RATE, alongside=killer())
         drain = await wait_for_drain(traffic, DRAIN_TIMEOUT)
         total = time.monotonic() - began
         since_last_start = began + total - last_start

@@ -77,7 +77,7 @@ async def test_temporary_failure_is_retried_later(store: Store) -> None:
     assert matrix_row.next_attempt_at > NOW + timedelta(seconds=1)
 
 
-async def test_rows_of_a_dead_local_worker_are_released_at_start(store: Store) -> None:
+async def test_rows_of_a_dead_local_worker_are_released(store: Store) -> None:
     ctx = await community(store)
     outcome = await Ingestor(store, KEY, clock=lambda: NOW).ingest(ctx, mail("m@x", "ana@example.org", "hi"))
     assert outcome.post_id is not None
@@ -86,9 +86,24 @@ async def test_rows_of_a_dead_local_worker_are_released_at_start(store: Store) -
     claimed = await store.outbox.claim_due(gone, NOW, limit=2, lease_seconds=300)
     await store.outbox.claim_due(elsewhere, NOW, limit=1, lease_seconds=300)
     assert len(claimed) == 2
-    released = await worker(store, RecordingCourier(), RecordingCourier()).release_dead_local_workers()
+    released = await worker(store, RecordingCourier(), RecordingCourier()).release_dead_workers()
     assert released == 2  # the other host's claim keeps its lease
     assert await store.outbox.claimants() == {elsewhere}
+
+
+async def test_rows_of_a_dead_process_elsewhere_are_released_when_its_lock_says_so(store: Store) -> None:
+    """On a shared PostgreSQL each process holds a lock; a process without it is dead, on any host."""
+    ctx = await community(store)
+    await Ingestor(store, KEY, clock=lambda: NOW).ingest(ctx, mail("m@x", "ana@example.org", "hi"))
+    await store.outbox.claim_due("other-host:4242", NOW, limit=1, lease_seconds=300)
+    await store.outbox.claim_due("third-host:7", NOW, limit=1, lease_seconds=300)
+
+    async def alive(worker_id: str) -> bool | None:
+        return worker_id == "third-host:7"
+
+    checking = worker(store, RecordingCourier(), RecordingCourier(), alive=alive)
+    assert await checking.release_dead_workers() == 1
+    assert await store.outbox.claimants() == {"third-host:7"}
 
 
 async def test_a_burst_for_one_recipient_is_one_delivery(store: Store) -> None:

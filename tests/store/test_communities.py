@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
 
 from bridge.core.model import DeliveryMode, MembershipState, Role, RosterMember
-from bridge.store import CommunityRecord, RosterSync, Store
+from bridge.store import CommunityRecord, Database, RosterSync, Store, upgrade
 from tests.store.conftest import ROSTER, T0
 
 
@@ -142,3 +143,37 @@ async def test_bounces_are_counted_per_membership(store: Store, community: Commu
     assert await store.communities.reset_bounces(bo.membership_id)
     assert await store.communities.record_bounce(bo.membership_id, 1.0, T0) == 1.0
     assert await store.communities.membership(999_999) is None
+
+
+async def test_bounce_suspensions_per_community(store: Store, community: CommunityRecord) -> None:
+    assert await store.communities.bounce_suspensions() == {"pm-practice": 0}
+    [ana, bo, *_] = await store.communities.members(community.id)
+    await store.communities.set_state(bo.membership_id, MembershipState.SUSPENDED, reason="bounces")
+    await store.communities.set_state(ana.membership_id, MembershipState.SUSPENDED, reason="convener")
+    assert await store.communities.bounce_suspensions() == {"pm-practice": 1}
+
+
+@pytest.mark.postgres
+async def test_processes_starting_together_sync_one_roster_without_conflict(
+    postgres_database_url: str,
+) -> None:
+    """Three ``icop run`` starting at once on a fresh PostgreSQL each sync the same roster: all succeed
+    (SQLite serves one process)."""
+    databases = [Database(postgres_database_url) for _ in range(3)]
+    for database in databases:
+        await database.open()
+    try:
+        await upgrade(databases[0])
+        syncs = await asyncio.gather(
+            *(
+                Store(database).communities.sync_community(
+                    slug="pm", name="PM", list_address="pm@lists.example.com", room="#pm:x", roster=ROSTER
+                )
+                for database in databases
+            )
+        )
+    finally:
+        for database in databases:
+            await database.close()
+    assert sorted(sync.added for sync in syncs) == [0, 0, len(ROSTER)]
+    assert len({sync.community_id for sync in syncs}) == 1

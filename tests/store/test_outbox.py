@@ -149,10 +149,11 @@ async def test_counts_cancel_and_recreating_a_delivery(store: Store, community: 
 async def test_concurrent_claimers_never_share_a_row(
     store: Store, community: CommunityRecord, store_url: str
 ) -> None:
-    """Two processes, two workers each, claiming in small bites until the outbox is empty."""
-    await _post_with_deliveries(store, community, 40)
-    async with Database(store_url) as second_process:
-        outboxes = [store.outbox, Outbox(second_process)]
+    """Three processes (as ``icop run`` on one PostgreSQL), two workers each, claiming in small bites
+    until the outbox is empty: every row is claimed once, by one worker."""
+    await _post_with_deliveries(store, community, 60)
+    async with Database(store_url) as second_process, Database(store_url) as third_process:
+        outboxes = [store.outbox, Outbox(second_process), Outbox(third_process)]
 
         async def worker(name: str, outbox: Outbox) -> list[int]:
             got: list[int] = []
@@ -161,11 +162,11 @@ async def test_concurrent_claimers_never_share_a_row(
                 await asyncio.sleep(0)
             return got
 
-        claimed = await asyncio.gather(*(worker(f"w{i}", outboxes[i % 2]) for i in range(4)))
+        claimed = await asyncio.gather(*(worker(f"w{i}", outboxes[i % 3]) for i in range(6)))
     every = [row_id for rows in claimed for row_id in rows]
-    assert len(every) == 40
-    assert len(set(every)) == 40
-    assert (await store.outbox.counts())[DeliveryState.SENDING] == 40
+    assert len(every) == 60
+    assert len(set(every)) == 60
+    assert (await store.outbox.counts())[DeliveryState.SENDING] == 60
 
 
 @pytest.mark.postgres
@@ -194,3 +195,30 @@ async def test_postgres_skips_rows_locked_by_another_claimer(
             assert late.id == first.id
         finally:
             await other.close()
+
+
+async def test_backlog_counts_unfinished_rows_per_channel_with_the_oldest(
+    store: Store, community: CommunityRecord
+) -> None:
+    """What the metrics read at each scrape: pending, sending and dead rows per channel, never sent ones."""
+    assert await store.outbox.backlog() == []
+    first = await _post_with_deliveries(store, community, 3)
+    await store.outbox.add(first, [DeliverySpec(Channel.MATRIX, "!room:example.com")], now=T0)
+    [claimed] = await store.outbox.claim_due("w1", T0, limit=1, channel=Channel.MATRIX)
+    await _post_with_deliveries(store, community, 2, key="m2@example.org")
+    [one, two, *_] = await store.outbox.claim_due("w1", T0, limit=2, channel=Channel.EMAIL)
+    await store.outbox.mark_sent(one.id, "<sent@example.org>")
+    await store.outbox.mark_dead(two.id, "550 no such user", T0)
+    backlog = {(b.channel, b.state): b for b in await store.outbox.backlog()}
+    assert {key: b.count for key, b in backlog.items()} == {
+        (Channel.EMAIL, DeliveryState.PENDING): 3,
+        (Channel.EMAIL, DeliveryState.DEAD): 1,
+        (Channel.MATRIX, DeliveryState.SENDING): 1,
+    }
+    oldest = backlog[Channel.EMAIL, DeliveryState.PENDING].oldest
+    assert oldest is not None
+    assert oldest.tzinfo is not None
+    rows = {entry.id: entry for entry in await store.outbox.list(None)}
+    pending = [r for r in rows.values() if r.state is DeliveryState.PENDING]
+    assert oldest == min(r.created_at for r in pending)
+    assert backlog[Channel.MATRIX, DeliveryState.SENDING].oldest == rows[claimed.id].created_at
