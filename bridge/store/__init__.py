@@ -6,6 +6,7 @@ can also be built on its own from the database.
 
 from __future__ import annotations
 
+from bridge.store.archive import Archive
 from bridge.store.communities import Communities
 from bridge.store.database import Database, DatabaseOpenError, DatabaseUrlError, Dialect, Transaction
 from bridge.store.digests import DigestRecord, Digests
@@ -27,6 +28,7 @@ from bridge.store.records import (
     RosterSync,
     ThreadRecord,
 )
+from bridge.store.web_sessions import WebSessions
 
 
 class Store:
@@ -41,9 +43,12 @@ class Store:
         self.cursors = Cursors(db)
         self.digests = Digests(db)
         self.settings = Settings(db)
+        self.archive = Archive(db)
+        self.web_sessions = WebSessions(db)
 
 
 __all__ = [
+    "Archive",
     "Communities",
     "CommunityRecord",
     "Cursors",
@@ -71,6 +76,7 @@ __all__ = [
     "Store",
     "ThreadRecord",
     "Transaction",
+    "WebSessions",
     "current_version",
     "latest_version",
     "upgrade",
