@@ -27,7 +27,9 @@ from bridge.relay.service import RelayService
 from bridge.store.database import Database, redact
 from bridge.store.migrations import upgrade
 from bridge.supervisor import Supervisor
+from bridge.web.search import SearchEngine
 from bridge.web.server import WebServer
+from bridge.web.service import ArchiveService
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +82,13 @@ class Bridge:
     supervisor: Supervisor = field(init=False)
     web: WebServer = field(init=False)
     components: list[Component] = field(default_factory=list)
+    search: SearchEngine | None = None
     started_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor()
-        self.web = WebServer(self.loaded.config.web.bind, self.health)
+        config = self.loaded.config
+        self.web = WebServer(config.web.bind, self.health, https=str(config.base_url).startswith("https:"))
 
     async def start(self) -> None:
         self.started_at = time.monotonic()
@@ -95,7 +99,11 @@ class Bridge:
             log.info("database schema upgraded from %d to %d", before, after)
         log.info("store ready", extra={"database": redact(database.url), "schema": after})
         if not self.components:
-            self.components.append(RelayService(self.loaded, database, self.redactor))
+            relay = RelayService(self.loaded, database, self.redactor)
+            archive = ArchiveService(
+                self.loaded, relay, stylesheet_url=self.web.assets.stylesheet_path, search=self.search
+            )
+            self.components += [relay, archive]
         for component in self.components:
             await component.start()
             self.web.add_routes(component.web_routes())

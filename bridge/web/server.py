@@ -1,6 +1,7 @@
-"""The daemon's small HTTP server: health now; archive pages and subscription endpoints plug in here.
+"""The daemon's small HTTP server: health, the stylesheet, and the routes features plug in.
 
 Routes are added by features (``add_routes``) before ``start``; the server binds to ``web.bind``.
+Every response carries the security headers of ``bridge.web.security``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bridge.web import security
+from bridge.web.assets import Assets
+
 log = logging.getLogger(__name__)
 
 HealthProbe = Callable[[], Awaitable[dict[str, object]]]
@@ -18,13 +22,16 @@ HealthProbe = Callable[[], Awaitable[dict[str, object]]]
 class WebServer:
     """An aiohttp application bound to ``host:port``, started and stopped by the daemon."""
 
-    def __init__(self, bind: str, health: HealthProbe) -> None:
+    def __init__(self, bind: str, health: HealthProbe, *, https: bool = False) -> None:
         host, _, port = bind.rpartition(":")
         self.host = host.strip("[]")
         self.port = int(port)
         self._health = health
         self.app = web.Application()
+        self.assets = Assets()
+        security.install(self.app, https=https)
         self.app.router.add_get("/healthz", self._healthz)
+        self.app.add_routes(self.assets.routes())
         self._runner: web.AppRunner | None = None
 
     def add_routes(self, routes: list[web.RouteDef]) -> None:
