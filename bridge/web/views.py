@@ -62,11 +62,16 @@ class TagLink:
 
 
 @dataclass(frozen=True, slots=True)
-class ParticipantView:
-    name: str
+class ChannelMark:
     channel: str  # "email" | "matrix", for the mark's class
     mark: str
     label: str  # "by email" | "in chat": what the mark means, for screen readers and tooltips
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantView:
+    name: str
+    channels: tuple[ChannelMark, ...]  # one mark per channel the person wrote on
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +122,17 @@ def tag_links(base_url: str, slug: str, tags: Sequence[TagRef]) -> tuple[TagLink
     return tuple(TagLink(t.label or t.name, links.tag_url(base_url, slug, t.name)) for t in tags)
 
 
-def participant(p: Participant) -> ParticipantView:
-    return ParticipantView(p.name, p.channel.value, CHANNEL_MARKS[p.channel], CHANNEL_LABELS[p.channel])
+def participants(people: Sequence[Participant]) -> tuple[ParticipantView, ...]:
+    """Each author once, in order of first post, with a mark for every channel they wrote on."""
+    channels: dict[str, list[Channel]] = {}
+    for p in people:
+        found = channels.setdefault(p.name, [])
+        if p.channel not in found:
+            found.append(p.channel)
+    return tuple(
+        ParticipantView(name, tuple(ChannelMark(c.value, CHANNEL_MARKS[c], CHANNEL_LABELS[c]) for c in marks))
+        for name, marks in channels.items()
+    )
 
 
 def thread_rows(base_url: str, slug: str, threads: Sequence[ThreadSummary], where: tzinfo) -> list[ThreadRow]:
@@ -127,7 +141,7 @@ def thread_rows(base_url: str, slug: str, threads: Sequence[ThreadSummary], wher
             url=links.thread_url(base_url, slug, t.id),
             subject=t.subject or "(no subject)",
             replies=t.replies,
-            participants=tuple(participant(p) for p in t.participants),
+            participants=participants(t.participants),
             tags=tag_links(base_url, slug, t.tags),
             last_activity=local_time(t.last_activity_at, where),
         )
