@@ -68,6 +68,15 @@ class WebSessions:
                 SignInLink.filter(person_id=person_id, created_at__gte=as_utc(since)).using_db(conn).count()
             )
 
+    async def link_usable(self, nonce_hash: str, now: datetime) -> bool:
+        """Whether the link would still sign in (unused, unexpired), without using it."""
+        async with self._db.session() as conn:
+            return await (
+                SignInLink.filter(nonce_hash=nonce_hash, used_at__isnull=True, expires_at__gt=as_utc(now))
+                .using_db(conn)
+                .exists()
+            )
+
     async def consume_link(self, nonce_hash: str, now: datetime) -> int | None:
         """The person a valid, unused link signs in, marking it used; None for a used, expired or
         unknown link."""

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from aiohttp import web
 
 from bridge.core import links
+from bridge.core.model import Channel
 from bridge.rendering import Renderer
 from bridge.store import Store
 from bridge.store.archive import Cursor, Reader
@@ -247,6 +248,8 @@ class ArchivePages:
             subject=head.subject or "(no subject)",
             tags=tag_links(self.base_url, site.slug, head.tags),
             posts=post_views(posts, shown.where, self.file_url),
+            by_email=sum(p.channel is Channel.EMAIL for p in posts),
+            by_chat=sum(p.channel is Channel.MATRIX for p in posts),
             started=local_time(head.created_at, shown.where),
             zone_note=shown.note,
         )

@@ -268,7 +268,9 @@ class SignInPages:
         )
 
     async def confirm(self, request: web.Request) -> web.Response:
-        if self._nonce(request) is None:
+        nonce = self._nonce(request)
+        store = self.sessions.store.web_sessions
+        if nonce is None or not await store.link_usable(token_hash(nonce), self.clock()):
             return self.page(request, "login", "Sign in", status=400, state="invalid", next_path="/")
         return self.page(
             request, "login", "Sign in", state="confirm", next_path=safe_next(request.query.get("next"))

@@ -20,7 +20,9 @@ async def test_a_link_signs_in_once_and_not_after_it_expires(
     await store.web_sessions.issue_link("b" * 64, ana.id, Channel.MATRIX, T0, T0 + hour)
     assert await store.web_sessions.links_since(ana.id, T0 - hour) == 2
     assert await store.web_sessions.links_since(ana.id, T0 + timedelta(seconds=1)) == 0
+    assert await store.web_sessions.link_usable("a" * 64, T0 + timedelta(minutes=5))
     assert await store.web_sessions.consume_link("a" * 64, T0 + timedelta(minutes=5)) == ana.id
+    assert not await store.web_sessions.link_usable("a" * 64, T0 + timedelta(minutes=5))
     assert await store.web_sessions.consume_link("a" * 64, T0 + timedelta(minutes=6)) is None  # used
     assert await store.web_sessions.consume_link("b" * 64, T0 + hour) is None  # expired
     assert await store.web_sessions.consume_link("c" * 64, T0) is None  # unknown
