@@ -271,27 +271,15 @@ class Archive:
 
     async def thread_posts(self, thread_id: int) -> list[ArchivePost]:
         """Visible posts and the tombstones of deleted ones, in the order they were written."""
+        rows = await self._fetch(
+            'SELECT "id", "parent_id", "author_name", "origin_channel", "state", "created_at", "edited_at", '
+            '"body_text", "body_html", "full_text", "reaction_count" FROM "post" '
+            'WHERE "thread_id" = $1 AND "state" IN (\'visible\', \'deleted\') ORDER BY "created_at", "id"',
+            [thread_id],
+        )
+        visible = [int(r["id"]) for r in rows if r["state"] != PostState.DELETED]
+        edited = [int(r["id"]) for r in rows if r["state"] != PostState.DELETED and r["edited_at"]]
         async with self._db.session() as conn:
-            rows = (
-                await Post.filter(thread_id=thread_id, state__in=[PostState.VISIBLE, PostState.DELETED])
-                .using_db(conn)
-                .order_by("created_at", "id")
-                .values(
-                    "id",
-                    "parent_id",
-                    "author_name",
-                    "origin_channel",
-                    "state",
-                    "created_at",
-                    "edited_at",
-                    "body_text",
-                    "body_html",
-                    "full_text",
-                    "reaction_count",
-                )
-            )
-            visible = [int(r["id"]) for r in rows if r["state"] != PostState.DELETED]
-            edited = [int(r["id"]) for r in rows if r["state"] != PostState.DELETED and r["edited_at"]]
             files = (
                 await StoredAttachment.filter(post_id__in=visible)
                 .using_db(conn)
@@ -487,8 +475,8 @@ def _archive_post(
         author_name=str(row["author_name"]),
         channel=Channel(row["origin_channel"]),
         deleted=deleted,
-        created_at=as_utc(row["created_at"]),
-        edited_at=as_utc(row["edited_at"]) if row["edited_at"] else None,
+        created_at=_time(row["created_at"]),
+        edited_at=_time(row["edited_at"]) if row["edited_at"] else None,
         text="" if deleted else str(row["body_text"]),
         html=None if deleted else row["body_html"],
         full_text=None if deleted else row["full_text"],

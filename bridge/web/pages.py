@@ -61,7 +61,7 @@ def decode_cursor(value: str | None) -> Cursor | None:
         return None
     micros, dash, thread_id = value.partition("-")
     if not dash or not micros.isdigit() or not thread_id.isdigit() or len(value) > 40:
-        raise ValueError(value)
+        raise ValueError(f"not a thread-list cursor: {value!r}")
     return _EPOCH + timedelta(microseconds=int(micros)), int(thread_id)
 
 

@@ -49,9 +49,14 @@ class LocalTime:
     text: str
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def local_time(moment: datetime, where: tzinfo) -> LocalTime:
+    """``2 Mar 2026, 18:00`` in ``where`` (English month names whatever the process locale; built by
+    hand because ``strftime`` is the slowest step of a 500-post page)."""
     local = moment.astimezone(where)
-    text = f"{local.day} {local:%b %Y, %H:%M}"
+    text = f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {local.hour:02d}:{local.minute:02d}"
     return LocalTime(iso=moment.astimezone(UTC).isoformat(timespec="seconds"), text=text)
 
 
