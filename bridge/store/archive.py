@@ -269,6 +269,17 @@ class Archive:
             tags=tuple(tags.get(thread_id, ())),
         )
 
+    async def thread_version(self, thread_id: int) -> tuple[str, ...]:
+        """What changes whenever the thread page would: posts added, edited, deleted, reacted to."""
+        rows = await self._fetch(
+            'SELECT COUNT(*) AS "n", MAX("id") AS "last", MAX("edited_at") AS "edited", '
+            'SUM("reaction_count") AS "reactions", '
+            'SUM(CASE WHEN "state" = \'deleted\' THEN 1 ELSE 0 END) AS "deleted" FROM "post" '
+            "WHERE \"thread_id\" = $1 AND \"state\" IN ('visible', 'deleted')",
+            [thread_id],
+        )
+        return tuple(str(value) for value in rows[0].values())
+
     async def thread_posts(self, thread_id: int) -> list[ArchivePost]:
         """Visible posts and the tombstones of deleted ones, in the order they were written."""
         rows = await self._fetch(

@@ -8,13 +8,16 @@ reader's zone: a signed-in member's own, else the community's, and the page says
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from aiohttp import web
+from markupsafe import Markup
 
 from bridge.core import links
 from bridge.core.model import Channel
@@ -104,6 +107,43 @@ class PageRenderer:
         return web.Response(text=html, content_type="text/html", status=status, headers=headers)
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedPosts:
+    html: Markup
+    count: int
+    by_email: int
+    by_chat: int
+
+
+class RenderedThreads:
+    """The last rendered post lists, keyed by (thread, version, zone), for ``ttl`` at most.
+
+    A thread is read far more often than it changes; its version (``Archive.thread_version``) changes
+    with every post, edit, deletion or reaction, so a stale page is never served. The time limit
+    keeps the signed file links in a cached page far from their expiry."""
+
+    def __init__(self, size: int, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.size = size
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: OrderedDict[Hashable, tuple[float, RenderedPosts]] = OrderedDict()
+
+    def get(self, key: Hashable) -> RenderedPosts | None:
+        found = self._entries.get(key)
+        if found is None or self.clock() - found[0] > self.ttl:
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: Hashable, value: RenderedPosts) -> None:
+        if self.size <= 0:
+            return
+        self._entries[key] = (self.clock(), value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
 class ArchivePages:
     def __init__(
         self,
@@ -115,7 +155,9 @@ class ArchivePages:
         *,
         feed_url: Callable[[CommunitySite, Reader | None, str | None], str | None],
         searchable: bool = False,
+        cached_threads: int = 64,
     ) -> None:
+        self.rendered = RenderedThreads(cached_threads)
         self.store = store
         self.sessions = sessions
         self.sites = sites
@@ -237,8 +279,8 @@ class ArchivePages:
         head = await self.store.archive.thread(site.record.id, int(request.match_info["thread"]))
         if head is None:
             return self.page(request, "error", "No such thread", status=404, reader=reader, site=site)
-        posts = await self.store.archive.thread_posts(head.id)
         shown = reader_zone(site, reader)
+        posts = await self._posts(head.id, shown.where)
         return self.page(
             request,
             "thread",
@@ -247,12 +289,31 @@ class ArchivePages:
             **self.context(site, reader),
             subject=head.subject or "(no subject)",
             tags=tag_links(self.base_url, site.slug, head.tags),
-            posts=post_views(posts, shown.where, self.file_url),
-            by_email=sum(p.channel is Channel.EMAIL for p in posts),
-            by_chat=sum(p.channel is Channel.MATRIX for p in posts),
+            posts_html=posts.html,
+            count=posts.count,
+            by_email=posts.by_email,
+            by_chat=posts.by_chat,
             started=local_time(head.created_at, shown.where),
             zone_note=shown.note,
         )
+
+    async def _posts(self, thread_id: int, where: tzinfo) -> RenderedPosts:
+        """The thread's posts as HTML, rendered once per version of the thread and time zone."""
+        key = (thread_id, await self.store.archive.thread_version(thread_id), str(where))
+        cached = self.rendered.get(key)
+        if cached is not None:
+            return cached
+        posts = await self.store.archive.thread_posts(thread_id)
+        views = post_views(posts, where, self.file_url)
+        html = self.page.renderer.render(TEMPLATE.format("_posts"), {"posts": views})
+        rendered = RenderedPosts(
+            html=Markup(html),  # noqa: S704 - rendered by the autoescaping template just above
+            count=len(posts),
+            by_email=sum(p.channel is Channel.EMAIL for p in posts),
+            by_chat=sum(p.channel is Channel.MATRIX for p in posts),
+        )
+        self.rendered.put(key, rendered)
+        return rendered
 
     async def practices(self, request: web.Request) -> web.StreamResponse:
         found = await self.site_for(request)

@@ -63,6 +63,7 @@ class ArchiveService:
         self.renderer = Renderer()
         self.sites: dict[str, CommunitySite] = {}
         self.courier: SignInCourier | None = None
+        self.pages: ArchivePages | None = None
         self._routes: list[web.RouteDef] = []
 
     async def start(self) -> None:
@@ -96,7 +97,7 @@ class ArchiveService:
         page = PageRenderer(self.renderer, base_url, self.stylesheet_url)
         feeds = Feeds(store, sessions, self._sites, self.renderer, key, base_url, clock=self.clock)
         files = FileLinks(base_url, key, clock=self.clock)
-        pages = ArchivePages(
+        self.pages = pages = ArchivePages(
             store,
             sessions,
             self._sites,

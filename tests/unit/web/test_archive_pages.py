@@ -354,3 +354,36 @@ async def test_sign_in_requests_get_one_answer_and_are_rate_limited(site: Site) 
     request = courier.queue.get_nowait()
     assert request.address == "ana@example.org"
     assert not await courier.handle(request)  # over the hourly limit for her: nothing sent, same answer
+
+
+async def test_a_thread_page_changes_with_every_reply_edit_and_deletion(site: Site) -> None:
+    """Rendered posts are reused between requests, but never once the thread changed."""
+    path = f"/c/open/t/{site.threads['public']}"
+    assert "anyone may read this" in await (await site.client.get(path)).text()
+    community = await site.store.communities.by_slug("open")
+    assert community is not None
+    reply = await site.store.posts.ingest(
+        InboundMessage(
+            channel=Channel.MATRIX,
+            origin_key="$r",
+            community_slug="open",
+            sender_address="@bo:example.org",
+            sender_name="Bo Lind",
+            text="first words",
+            matrix_event_id="$r",
+        ),
+        community_id=community.id,
+        thread=site.threads["public"],
+        author_id=None,
+        now=NOW,
+    )
+    assert "first words" in await (await site.client.get(path)).text()
+    await site.store.posts.edit(reply.post_id, text="better words", origin_key="$e", now=NOW)
+    edited = await (await site.client.get(path)).text()
+    assert "better words" in edited
+    assert "Earlier version (1)" in edited
+    await site.store.posts.delete(reply.post_id, now=NOW)
+    deleted = await (await site.client.get(path)).text()
+    assert "better words" not in deleted
+    assert "first words" not in deleted
+    assert "This message was deleted." in deleted
