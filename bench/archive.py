@@ -245,6 +245,7 @@ async def _measure(config: Config, store: Store, port: int, long_thread: int, pa
             assert archive.pages is not None
             cached = archive.pages.rendered.size
             archive.pages.rendered.size = 0  # every request renders the 500 posts afresh
+            archive.pages.rendered.clear()
             print(f"server time, {SAMPLES} requests per page, one at a time ...", flush=True)
             timings.clear()
             for _ in range(SAMPLES):

@@ -135,6 +135,9 @@ class RenderedThreads:
         self._entries.move_to_end(key)
         return found[1]
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def put(self, key: Hashable, value: RenderedPosts) -> None:
         if self.size <= 0:
             return
