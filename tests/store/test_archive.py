@@ -109,9 +109,11 @@ async def test_thread_posts_hide_held_keep_tombstones_and_offer_earlier_revision
         author_id=None,
         now=T0 + timedelta(minutes=1),
     )
+    before = await store.archive.thread_version(root.thread_id)
     await store.posts.edit(
         edited.post_id, text="second version", origin_key="$edit1", now=T0 + timedelta(minutes=2)
     )
+    assert await store.archive.thread_version(root.thread_id) != before
     await store.posts.edit(
         edited.post_id, text="third version", origin_key="$edit2", now=T0 + timedelta(minutes=3)
     )
@@ -122,7 +124,9 @@ async def test_thread_posts_hide_held_keep_tombstones_and_offer_earlier_revision
         author_id=None,
         now=T0 + timedelta(minutes=4),
     )
+    before = await store.archive.thread_version(root.thread_id)
     await store.posts.delete(gone.post_id)
+    assert await store.archive.thread_version(root.thread_id) != before
     await store.posts.ingest(
         email_message("held2@example.org", "held words"),
         community_id=community.id,
