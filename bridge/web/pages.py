@@ -87,7 +87,7 @@ class PageRenderer:
         site: CommunitySite | None = None,
         **context: Any,
     ) -> web.Response:
-        here = request.path_qs if request.method == "GET" else "/"
+        here = request.path_qs if request.method == "GET" and not request.path.startswith("/login") else "/"
         values = {
             "title": title,
             "stylesheet_url": self.stylesheet_url,
