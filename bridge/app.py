@@ -35,7 +35,9 @@ from bridge.store.lease import Locks, locks_for
 from bridge.store.migrations import upgrade
 from bridge.supervisor import Supervisor
 from bridge.web.monitoring import MonitoringPages
+from bridge.web.search import SearchEngine
 from bridge.web.server import WebServer
+from bridge.web.service import ArchiveService
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class Bridge:
     metrics: Metrics = field(init=False)
     locks: Locks | None = None
     components: list[Component] = field(default_factory=list)
+    search: SearchEngine | None = None
     started_at: float = 0.0
     process: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     """Names this process to the others sharing the store (its delivery workers' id)."""
@@ -99,9 +102,9 @@ class Bridge:
         self.supervisor = Supervisor()
         self.metrics = Metrics(process_collector=True)
         self.metrics.tasks = self._tasks
-        web_config = self.loaded.config.web
-        self.web = WebServer(web_config.bind)
-        self.web.add_routes(MonitoringPages(self.health, self.metrics, web_config.metrics_allow).routes())
+        config = self.loaded.config
+        self.web = WebServer(config.web.bind, https=str(config.base_url).startswith("https:"))
+        self.web.add_routes(MonitoringPages(self.health, self.metrics, config.web.metrics_allow).routes())
 
     async def start(self) -> None:
         self.started_at = time.monotonic()
@@ -114,16 +117,13 @@ class Bridge:
         self.locks = locks = locks_for(database, self.process)
         self.metrics.store = Store(database)
         if not self.components:
-            self.components.append(
-                RelayService(
-                    self.loaded,
-                    database,
-                    self.redactor,
-                    metrics=self.metrics,
-                    locks=locks,
-                    process=self.process,
-                )
+            relay = RelayService(
+                self.loaded, database, self.redactor, metrics=self.metrics, locks=locks, process=self.process
             )
+            archive = ArchiveService(
+                self.loaded, relay, stylesheet_url=self.web.assets.stylesheet_path, search=self.search
+            )
+            self.components += [relay, archive]
         for component in self.components:
             await component.start()
             self.web.add_routes(component.web_routes())

@@ -3,7 +3,9 @@
 Starts Synapse, Dovecot and Postfix on 127.0.0.1, sets up a community (a public room, a list address,
 two chat members and two email-only members), starts ``icop run`` for it, plays a three-hop conversation
 (an email, a chat reply in its thread, an email reply to that) and prints it as each side saw it. Then
-it keeps running and prints where to connect a Matrix client and a mail client. Ctrl-C stops it all.
+it keeps running and prints where to connect a Matrix client and a mail client, and the address of
+the community's web archive with a sign-in link for one member (asked for on the archive's sign-in
+page and read from her mailbox, as she would). Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import asyncio
 import email
 import email.policy
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.parse
 import urllib.request
 from email.message import EmailMessage
@@ -23,6 +27,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import aioimaplib
 import aiosmtplib
 
@@ -52,7 +57,8 @@ async def main() -> int:
             await _wait(lambda: b"icop-bridge running" in log_path.read_bytes(), "icop run to start")
             say(f"icop run is up (pid {process.pid}, log {log_path})")
             await _conversation(stack, community)
-            _where_to_connect(stack, community, log_path)
+            sign_in = await _archive_sign_in(stack, community)
+            _where_to_connect(stack, community, log_path, sign_in)
             await _until_interrupted(process)
         finally:
             if process.poll() is None:
@@ -101,7 +107,30 @@ async def _conversation(stack: Stack, community: DemoCommunity) -> None:
     say(f"   the room shows, in the same thread ({in_thread}): {events[-1]['content']['body']!r}")
 
 
-def _where_to_connect(stack: Stack, community: DemoCommunity, log_path: Path) -> None:
+async def _archive_sign_in(stack: Stack, community: DemoCommunity) -> str:
+    """Ask the archive for Siobhán's sign-in link, as she would on its page, and read it from her mail."""
+    siobhan = community.member("siobhan")
+    before = len(await _read_mailbox(stack, siobhan.email))
+    form = {"address": siobhan.email, "next": f"/c/{community.slug}/"}
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(f"{_web_root(community)}/login", data=form) as page,
+    ):
+        page.raise_for_status()
+    mails = await _wait_for_mail(stack, siobhan.email, before + 1)
+    body = mails[-1].get_body(preferencelist=("plain",))
+    found = re.search(r"Sign in: (\S+)", body.get_content() if body is not None else "")
+    if found is None:
+        raise SystemExit("demo: the sign-in mail carried no link")
+    return found.group(1)
+
+
+def _web_root(community: DemoCommunity) -> str:
+    config = tomllib.loads(community.config_path.read_text())
+    return str(config["base_url"]).rstrip("/")
+
+
+def _where_to_connect(stack: Stack, community: DemoCommunity, log_path: Path, sign_in: str) -> None:
     chat_users = [m.matrix.user_id for m in community.members.values() if m.matrix is not None]
     mail_users = [m.email for m in community.members.values() if m.matrix is None]
     say(
@@ -112,6 +141,10 @@ The bridge keeps running. Try it yourself:
   Mail     IMAP {stack.imap_host}:{stack.imap_port} and SMTP {stack.smtp_host}:{stack.smtp_port}, no TLS
            accounts {" or ".join(mail_users)}, password {stack.mail_password}
            write to the list at {community.list_address}
+  Archive  {_web_root(community)}/c/{community.slug}/ (members only)
+           sign in as Siobhán with this link (it works once, within the hour):
+           {sign_in}
+           or ask for a link at {_web_root(community)}/login with a member's address
   Bridge   config {community.config_path}
            log    {log_path}
 Press Ctrl-C to stop."""

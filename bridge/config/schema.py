@@ -171,6 +171,12 @@ class WebConfig(Section):
     """Networks whose clients may read /metrics (the Prometheus scraper's); others get 403. A reverse
     proxy on this host makes every visitor look local: keep it from forwarding /metrics. /healthz is
     open to all (it shows states, never addresses or figures)."""
+    session_days: Annotated[int, Field(ge=1, le=365)] = 30
+    """How long an archive sign-in lasts before the member is asked to sign in again. Sessions are
+    kept in the store, so signing out (or deleting the session) ends them at once."""
+    sign_in_requests_per_hour: Annotated[int, Field(ge=1, le=100)] = 5
+    """Sign-in links sent to one person per hour, and sign-in requests accepted from one client
+    address per hour (ten times this); beyond it the same answer is shown and nothing is sent."""
 
 
 class LoggingConfig(Section):
@@ -278,6 +284,9 @@ class CommunityConfig(Section):
     """Default time zone for members and meeting times."""
     description: str = ""
     """One or two sentences shown in the archive and digests."""
+    archive: Literal["members", "public"] = "members"
+    """Who may read the web archive: members (signed in as a member of this community) or public
+    (anyone, without signing in). Members-only pages answer anyone else without content."""
     subject_prefix: str | None = None
     """Subject tag for list mail, without brackets; defaults to the slug."""
     relay_policy: Literal["per_message", "batched"] = "per_message"

@@ -30,6 +30,14 @@ def tag_url(base_url: str, slug: str, tag: str) -> str:
     return f"{community_url(base_url, slug)}tag/{quote(tag, safe='')}"
 
 
+def feed_url(base_url: str, slug: str, tag: str | None = None) -> str:
+    """The Atom feed of new threads and practices: ``/c/SLUG/feed.atom``, or ``/c/SLUG/tag/TAG/feed.atom``
+    for one tag. Members-only communities add a per-reader ``?key=``."""
+    return (
+        f"{tag_url(base_url, slug, tag) + '/' if tag is not None else community_url(base_url, slug)}feed.atom"
+    )
+
+
 def search_url(base_url: str, slug: str, query: str) -> str:
     """A search in the community: ``/c/SLUG/search?q=QUERY``."""
     return f"{community_url(base_url, slug)}search?{urlencode({'q': query})}"

@@ -30,6 +30,17 @@ class DemoMember:
     time_zone: str = "UTC"
 
 
+@dataclass(frozen=True, slots=True)
+class Companion:
+    """A second, public community on the same daemon (chat only: its list mailbox is not read)."""
+
+    slug: str
+    name: str
+    room_alias: str
+    room_id: str
+    members: tuple[str, ...]  # keys into DemoCommunity.members
+
+
 @dataclass(frozen=True)
 class DemoCommunity:
     """What the demo set up: where the config is, who the members are, which room and list."""
@@ -42,6 +53,8 @@ class DemoCommunity:
     list_address: str
     bot: MatrixUser
     members: dict[str, DemoMember] = field(default_factory=dict)
+    archive: str = "members"
+    companion: Companion | None = None
 
     def member(self, key: str) -> DemoMember:
         return self.members[key]
@@ -59,11 +72,16 @@ def prepare_community(
     web_port: int = 0,
     extra_config: str = "",
     community_config: str = "",
+    archive: str = "members",
+    public_companion: bool = False,
 ) -> DemoCommunity:
     """Register the bot and two chat members, create the room, write ``directory/icop.toml``.
 
     ``extra_config`` is added at the top level, ``community_config`` at the end of the community's
-    table (e.g. ``[[community.taxonomy]]`` entries)."""
+    table (e.g. ``[[community.taxonomy]]`` entries). ``archive`` is the community's archive setting;
+    ``public_companion`` adds a second community with a public archive and a room of its own, whose
+    roster adds Bo, who is a member of it only.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     bot = stack.register_user(f"icop{user_suffix}", DEMO_PASSWORD)
     ana = stack.register_user(f"ana{user_suffix}", DEMO_PASSWORD)
@@ -87,6 +105,23 @@ def prepare_community(
             "Priya Raman", f"priya{user_suffix}@example.test", "member", None, "Asia/Kolkata"
         ),
     }
+    companion = None
+    if public_companion:
+        companion_alias = f"open-data{user_suffix}"
+        companion_room = _create_public_room(
+            stack.homeserver_url, ana.access_token, companion_alias, "Open Data"
+        )
+        _join(stack.homeserver_url, kenji.access_token, companion_room)
+        members["bo"] = DemoMember(
+            "Bo Lind", f"bo{user_suffix}@example.test", "member", None, "Europe/Stockholm"
+        )
+        companion = Companion(
+            "open-data",
+            "Open Data Circle",
+            f"#{companion_alias}:{stack.server_name}",
+            companion_room,
+            ("ana", "kenji", "bo"),
+        )
     token_file = directory / "matrix-token"
     token_file.write_text(bot.access_token + "\n")
     token_file.chmod(0o600)
@@ -108,6 +143,10 @@ def prepare_community(
             web_port=web_port,
             extra=extra_config,
             community_extra=community_config,
+            archive=archive,
+            companion=companion,
+            list_domain=LIST_DOMAIN,
+            user_suffix=user_suffix,
         )
     )
     return DemoCommunity(
@@ -119,6 +158,17 @@ def prepare_community(
         list_address=list_address,
         bot=bot,
         members=members,
+        archive=archive,
+        companion=companion,
+    )
+
+
+def _roster(members: list[DemoMember]) -> str:
+    return "".join(
+        f"\n[[community.member]]\nname = {json.dumps(m.name)}\nemail = {json.dumps(m.email)}\n"
+        f"role = {json.dumps(m.role)}\ntime_zone = {json.dumps(m.time_zone)}\n"
+        + (f"matrix = {json.dumps(m.matrix.user_id)}\n" if m.matrix else "")
+        for m in members
     )
 
 
@@ -135,14 +185,25 @@ def _config_text(
     batch_quiet_seconds: float,
     web_port: int,
     extra: str,
-    community_extra: str = "",
+    community_extra: str,
+    archive: str,
+    companion: Companion | None,
+    list_domain: str,
+    user_suffix: str,
 ) -> str:
-    roster = "".join(
-        f"\n[[community.member]]\nname = {json.dumps(m.name)}\nemail = {json.dumps(m.email)}\n"
-        f"role = {json.dumps(m.role)}\ntime_zone = {json.dumps(m.time_zone)}\n"
-        + (f"matrix = {json.dumps(m.matrix.user_id)}\n" if m.matrix else "")
-        for m in members.values()
-    )
+    roster = _roster([m for key, m in members.items() if key != "bo"])
+    second = ""
+    if companion is not None:
+        second = f"""
+[[community]]
+slug = "{companion.slug}"
+name = "{companion.name}"
+description = "Open to everyone: how we publish and reuse open data."
+room = "{companion.room_alias}"
+list_address = "{companion.slug}{user_suffix}@{list_domain}"
+time_zone = "America/New_York"
+archive = "public"
+{_roster([members[key] for key in companion.members])}"""
     port = web_port or 8080
     return f"""# A demo community on the local stack (written by bridge.devstack.community).
 base_url = "http://127.0.0.1:{port}"
@@ -185,7 +246,8 @@ time_zone = "Europe/Dublin"
 relay_policy = "{relay_policy}"
 batch_quiet_seconds = {batch_quiet_seconds}
 batch_max_delay_seconds = {max(batch_quiet_seconds * 6, 30)}
-{roster}{community_extra}"""
+archive = "{archive}"
+{community_extra}{roster}{second}"""
 
 
 def _client_api(homeserver: str, token: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -184,6 +184,8 @@ def _list_message(mail: ListMail, from_name: str) -> EmailMessage:
     message["List-Post"] = f"<mailto:{community.list_address}>"
     if mail.archive_url:
         message["List-Archive"] = f"<{_ascii_url(mail.archive_url)}>"
+    if mail.archived_at:
+        message["Archived-At"] = f"<{_ascii_url(mail.archived_at)}>"
     message["List-Unsubscribe"] = (
         f"<{_ascii_url(mail.unsubscribe_url)}>, <{_ascii_url(mail.unsubscribe_mailto)}>"
     )
@@ -290,7 +292,7 @@ def _footer(mail: ListMail) -> FooterContext:
         "subject": _subject(mail),
         "community_name": _community_name(mail.community),
         "reply_hint": True,
-        "archive_url": _ascii_url(mail.archive_url) if mail.archive_url else None,
+        "archive_url": _ascii_url(thread) if (thread := mail.archived_at or mail.archive_url) else None,
         "unsubscribe_url": _ascii_url(mail.unsubscribe_url),
         "footer_lines": list(mail.footer_lines),
     }

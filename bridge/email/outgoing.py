@@ -33,7 +33,8 @@ class ListMail:
     unsubscribe_mailto: str
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
-    archive_url: str | None = None
+    archive_url: str | None = None  # List-Archive (RFC 2369): the community's archive page
+    archived_at: str | None = None  # Archived-At (RFC 5064): this thread's archive page
     footer_lines: tuple[str, ...] = ()
     date: datetime | None = None
 

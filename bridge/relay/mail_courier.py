@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import TypeVar
 
+from bridge.core import links
 from bridge.core.message_ids import post_message_id
 from bridge.core.model import Attachment, DeliveryKind, PostState
 from bridge.core.tokens import reply_address, sign_link_token, sign_reply_token
@@ -147,6 +148,8 @@ class MailCourier:
             "unsubscribe_mailto": f"mailto:{local}+unsubscribe@{domain}?subject=unsubscribe",
             "in_reply_to": email_id(parent, domain) if parent else None,
             "references": conversation.references(domain),
+            "archive_url": links.community_url(self.base_url, community.slug),
+            "archived_at": links.thread_url(self.base_url, community.slug, conversation.post.thread_id),
             "date": now,
         }
 

@@ -6,6 +6,7 @@ can also be built on its own from the database.
 
 from __future__ import annotations
 
+from bridge.store.archive import Archive
 from bridge.store.communities import Communities
 from bridge.store.database import Database, DatabaseOpenError, DatabaseUrlError, Dialect, Transaction
 from bridge.store.digests import DigestRecord, Digests
@@ -29,6 +30,7 @@ from bridge.store.records import (
     ThreadRecord,
 )
 from bridge.store.tags import AppliedTag, NewTag, Tags, TagUsage
+from bridge.store.web_sessions import WebSessions
 
 
 class Store:
@@ -45,10 +47,13 @@ class Store:
         self.settings = Settings(db)
         self.tags = Tags(db)
         self.practices = Practices(db)
+        self.archive = Archive(db)
+        self.web_sessions = WebSessions(db)
 
 
 __all__ = [
     "AppliedTag",
+    "Archive",
     "CatalogueEntry",
     "Communities",
     "CommunityRecord",
@@ -82,6 +87,7 @@ __all__ = [
     "Tags",
     "ThreadRecord",
     "Transaction",
+    "WebSessions",
     "current_version",
     "latest_version",
     "upgrade",

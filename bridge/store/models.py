@@ -136,7 +136,10 @@ class Thread(Model):
     class Meta:
         app = APP_LABEL
         table = "thread"
-        indexes = (("community", "normalised_subject", "last_activity_at"),)
+        indexes = (
+            ("community", "normalised_subject", "last_activity_at"),
+            ("community", "last_activity_at"),  # the archive's recent threads, newest first
+        )
 
 
 class Post(Model):
@@ -477,3 +480,41 @@ class JoinHint(Model):
         app = APP_LABEL
         table = "join_hint"
         unique_together = (("community", "address"),)
+
+
+class WebSession(Model):
+    """A signed-in archive visitor. The cookie holds a random token; only its SHA-256 is stored, so a
+    copy of the database opens no session, and deleting the row signs the visitor out everywhere."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "store.Person", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    person_id: int
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "web_session"
+
+
+class SignInLink(Model):
+    """A sign-in link sent to a person, kept so it works once and so links per hour can be counted."""
+
+    id = fields.IntField(primary_key=True)
+    nonce_hash = fields.CharField(max_length=64, unique=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "store.Person", related_name=False, on_delete=fields.CASCADE
+    )
+    person_id: int
+    channel = fields.CharEnumField(Channel, max_length=16)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = APP_LABEL
+        table = "sign_in_link"
+        indexes = (("person", "created_at"),)

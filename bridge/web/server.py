@@ -1,6 +1,7 @@
-"""The daemon's small HTTP server: health, metrics, files and subscription endpoints plug in here.
+"""The daemon's small HTTP server: health, metrics, the stylesheet, and the routes features plug in.
 
 Routes are added by features (``add_routes``) before ``start``; the server binds to ``web.bind``.
+Every response carries the security headers of ``bridge.web.security``.
 """
 
 from __future__ import annotations
@@ -9,17 +10,23 @@ import logging
 
 from aiohttp import web
 
+from bridge.web import security
+from bridge.web.assets import Assets
+
 log = logging.getLogger(__name__)
 
 
 class WebServer:
     """An aiohttp application bound to ``host:port``, started and stopped by the daemon."""
 
-    def __init__(self, bind: str) -> None:
+    def __init__(self, bind: str, *, https: bool = False) -> None:
         host, _, port = bind.rpartition(":")
         self.host = host.strip("[]")
         self.port = int(port)
         self.app = web.Application()
+        self.assets = Assets()
+        security.install(self.app, https=https)
+        self.app.add_routes(self.assets.routes())
         self._runner: web.AppRunner | None = None
 
     def add_routes(self, routes: list[web.RouteDef]) -> None:

@@ -137,9 +137,23 @@ def test_serialising_with_policy_smtp_directly_gives_the_same_bytes() -> None:
 def test_archive_link_is_optional() -> None:
     mail = wire(archive_url=None)
     assert "List-Archive" not in mail
+    assert "Archived-At" not in mail
     body = mail.get_body(preferencelist=("plain",))
     assert body is not None
     assert "Thread:" not in body.get_content()
+
+
+def test_archive_headers_name_the_community_page_and_the_thread_page() -> None:
+    """RFC 2369 List-Archive is the list's archive; RFC 5064 Archived-At is this message's thread."""
+    mail = wire(
+        archive_url="https://icop.example.com/c/pm-practice/",
+        archived_at="https://icop.example.com/c/pm-practice/t/7",
+    )
+    assert mail["List-Archive"] == "<https://icop.example.com/c/pm-practice/>"
+    assert mail["Archived-At"] == "<https://icop.example.com/c/pm-practice/t/7>"
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "Thread: https://icop.example.com/c/pm-practice/t/7" in body.get_content()
 
 
 def test_non_ascii_urls_are_percent_encoded() -> None:
