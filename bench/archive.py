@@ -201,7 +201,7 @@ async def main() -> int:
 
 async def _measure(config: Config, store: Store, port: int, long_thread: int, path: Path) -> dict[str, Any]:
     loaded = LoadedConfig(config=config, path=path.parent / "icop.toml", key_lines={})
-    server = WebServer(config.web.bind, _health)
+    server = WebServer(config.web.bind)
     timings: dict[str, list[float]] = {}
 
     @web.middleware
@@ -298,7 +298,3 @@ async def _throughput(client: aiohttp.ClientSession, url: str) -> float:
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CLIENTS)))
     return THROUGHPUT_REQUESTS / (time.perf_counter() - began)
-
-
-async def _health() -> dict[str, object]:
-    return {"ok": True}

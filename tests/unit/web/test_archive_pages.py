@@ -180,7 +180,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         full_text="anyone may read this\n\n> the quoted history",
     )
     loaded = LoadedConfig(config=config, path=tmp_path / "icop.toml", key_lines={})
-    server = WebServer("127.0.0.1:0", _health)
+    server = WebServer("127.0.0.1:0")
     archive = ArchiveService(
         loaded,
         Relay(store),
@@ -197,10 +197,6 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     finally:
         await client.close()
         await db.close()
-
-
-async def _health() -> dict[str, object]:
-    return {"ok": True}
 
 
 async def _sign_in(site: Site, email: str, next_path: str = "/") -> str:
