@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bridge.store.communities import Communities
 from bridge.store.database import Database, DatabaseOpenError, DatabaseUrlError, Dialect, Transaction
-from bridge.store.digests import DigestRecord, Digests
+from bridge.store.digests import DigestRecord, Digests, FeedbackCounts
 from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
@@ -27,6 +27,7 @@ from bridge.store.records import (
     RosterSync,
     ThreadRecord,
 )
+from bridge.store.subscriptions import ReaderRecord, RequestOutcome, SettingsChange, Subscriptions
 
 
 class Store:
@@ -40,6 +41,7 @@ class Store:
         self.outbox = Outbox(db, retry_policy)
         self.cursors = Cursors(db)
         self.digests = Digests(db)
+        self.subscriptions = Subscriptions(db)
         self.settings = Settings(db)
 
 
@@ -53,6 +55,7 @@ __all__ = [
     "Dialect",
     "DigestRecord",
     "Digests",
+    "FeedbackCounts",
     "IngestResult",
     "MemberRecord",
     "NewThread",
@@ -64,11 +67,15 @@ __all__ = [
     "Posts",
     "RawMessage",
     "Reactions",
+    "ReaderRecord",
+    "RequestOutcome",
     "RetryPolicy",
     "RosterSync",
     "SchemaTooNewError",
     "Settings",
+    "SettingsChange",
     "Store",
+    "Subscriptions",
     "ThreadRecord",
     "Transaction",
     "current_version",
