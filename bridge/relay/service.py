@@ -162,6 +162,7 @@ class RelayService:
                     matrix=m.matrix,
                     time_zone=m.time_zone,
                     delivery=DeliveryMode(m.delivery),
+                    digest_frequency=m.digest or community.digest.frequency,
                 )
                 for m in community.member
             ]

@@ -136,6 +136,15 @@ class Digests:
                 .update(state=DeliveryState.DEAD, claimed_until=None, last_error=error[:2000])
             )
 
+    async def nothing_new(self, digest_id: int) -> None:
+        """The slot had nothing to send: recorded as handled (``cancelled``), so no run weighs it again."""
+        async with self._db.session() as conn:
+            await (
+                DigestDelivery.filter(id=digest_id)
+                .using_db(conn)
+                .update(state=DeliveryState.CANCELLED, claimed_until=None, last_error="nothing new")
+            )
+
     async def abandon(self, digest_id: int) -> None:
         """Give the period back (nothing was sent and nothing should be: a dry run, an empty digest)."""
         async with self._db.session() as conn:
