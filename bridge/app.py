@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bridge import __version__
 from bridge.config import LoadedConfig
+from bridge.digest.component import DigestComponent
 from bridge.logs import SecretRedactor
 from bridge.relay.service import RelayService
 from bridge.store.database import Database, redact
@@ -95,7 +96,9 @@ class Bridge:
             log.info("database schema upgraded from %d to %d", before, after)
         log.info("store ready", extra={"database": redact(database.url), "schema": after})
         if not self.components:
-            self.components.append(RelayService(self.loaded, database, self.redactor))
+            digests = DigestComponent(self.loaded, database, self.redactor)
+            # Digests first: the relay hands subscription commands to its desk.
+            self.components += [digests, RelayService(self.loaded, database, self.redactor, digests=digests)]
         for component in self.components:
             await component.start()
             self.web.add_routes(component.web_routes())

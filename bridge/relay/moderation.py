@@ -243,15 +243,28 @@ class Moderation:
 RoomSend = Callable[[str, Mapping[str, Any], str], Awaitable[str]]
 
 
+RoomAnswer = Callable[[CommunityContext, InboundMessage], Awaitable[str | None]]
+"""A family of room commands outside moderation (``!icop digest``): the answer, or None when the
+message is not one of its commands."""
+
+
 class RoomModeration:
     """Runs before ingest on every room message; ``intercept`` returns True when it consumed it."""
 
-    def __init__(self, moderation: Moderation, send: RoomSend) -> None:
+    def __init__(
+        self, moderation: Moderation, send: RoomSend, *, others: tuple[RoomAnswer, ...] = ()
+    ) -> None:
         self.moderation = moderation
         self.store = moderation.store
         self.send = send  # MatrixSender.send
+        self.others = others  # e.g. bridge.digest.room, open to every member
 
     async def intercept(self, community: CommunityContext, message: InboundMessage) -> bool:
+        for other in self.others:
+            answer = await other(community, message)
+            if answer is not None:
+                await self._reply(community, message, answer, "command")
+                return True  # a command is never relayed
         command = parse_command(message.text)
         member = await self._member(community, message.sender_address)
         if command is not None:

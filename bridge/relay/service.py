@@ -22,6 +22,9 @@ from bridge.config import LoadedConfig
 from bridge.config.secrets import SecretRef
 from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.model import Channel, DeliveryMode, Role, RosterMember
+from bridge.digest.component import DigestComponent
+from bridge.digest.mail import MailRequests
+from bridge.digest.room import RoomDigestCommands
 from bridge.email.inbox import ImapInbox
 from bridge.email.smtp import SmtpSender
 from bridge.logs import SecretRedactor
@@ -54,8 +57,14 @@ class RelayService:
     name = "relay"
 
     def __init__(
-        self, loaded: LoadedConfig, database: Database, redactor: SecretRedactor | None = None
+        self,
+        loaded: LoadedConfig,
+        database: Database,
+        redactor: SecretRedactor | None = None,
+        *,
+        digests: DigestComponent | None = None,
     ) -> None:
+        self.digests = digests  # subscription requests by mail and !icop digest go to its desk
         self.loaded = loaded
         config = loaded.config
         outbox = config.outbox
@@ -147,6 +156,9 @@ class RelayService:
                     bounce_policy(config.mail),
                     MailAndRoomNotices(self.smtp, MatrixSender(self.session).send),
                 ),
+                requests=MailRequests(self.digests.desk).handle
+                if self.digests is not None and self.digests.desk is not None
+                else None,
             ).handle,
         )
 
@@ -192,10 +204,12 @@ class RelayService:
     def web_routes(self) -> list[web.RouteDef]:
         assert self.signing_key is not None
         download = self.session.download if self.session is not None else None
-        return [
-            *UnsubscribePages(self.store, self.signing_key, Renderer()).routes(),
-            *FilePages(self.store, self.signing_key, download=download).routes(),
-        ]
+        unsubscribe = (
+            []  # the digest component serves it, with confirmations by mail
+            if self.digests is not None
+            else UnsubscribePages(self.store, self.signing_key, Renderer()).routes()
+        )
+        return [*unsubscribe, *FilePages(self.store, self.signing_key, download=download).routes()]
 
     def loops(self) -> Mapping[str, Callable[[], Awaitable[None]]]:
         return {
@@ -233,7 +247,13 @@ class RelayService:
             self._by_room,
             download=session.download,
             on_queued=self._wake,
-            intercept=RoomModeration(self.moderation, MatrixSender(session).send).intercept,
+            intercept=RoomModeration(
+                self.moderation,
+                MatrixSender(session).send,
+                others=(RoomDigestCommands(self.digests.desk, self.store).answer,)
+                if self.digests is not None and self.digests.desk is not None
+                else (),
+            ).intercept,
         )
         since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
         await SyncLoop(
