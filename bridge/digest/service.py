@@ -206,11 +206,17 @@ class DigestService:
                 return f"already claimed: {what}"
             prepared = self.prepare(config, item, content, digest_id, now)
             assert reader.email is not None  # wants_digest
+            message_id = digest_message_id(digest_id, list_domain(config.list_address))
+
+            async def commit() -> None:
+                await self.store.digests.mark_sent(digest_id, message_id, self.clock())
+
             try:
-                await self._require_smtp().send(
+                await self._require_smtp().send_committed(
                     prepared.raw,
                     envelope_from=verp_address(config.list_address, reader.email),
-                    recipients=[reader.email],
+                    recipient=reader.email,
+                    commit=commit,
                 )
             except SmtpPermanentError as error:
                 await self.store.digests.give_up(digest_id, str(error))
@@ -220,9 +226,6 @@ class DigestService:
                 await self._retry_or_give_up(digest_id, str(error), now)
                 summary.failed += 1
                 return f"will retry: {what}: {error}"
-            await self.store.digests.mark_sent(
-                digest_id, digest_message_id(digest_id, list_domain(config.list_address)), self.clock()
-            )
         summary.sent += 1
         return f"sent: {what}"
 

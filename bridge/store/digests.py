@@ -119,12 +119,19 @@ class Digests:
             )
 
     async def retry_later(self, digest_id: int, error: str, at: datetime) -> None:
-        """A temporary failure: another attempt once ``at`` has passed."""
+        """A temporary failure: another attempt once ``at`` has passed (also for a digest recorded as
+        sent just before the server refused it)."""
         async with self._db.session() as conn:
             await (
-                DigestDelivery.filter(id=digest_id, state=DeliveryState.SENDING)
+                DigestDelivery.filter(id=digest_id, state__in=(DeliveryState.SENDING, DeliveryState.SENT))
                 .using_db(conn)
-                .update(claimed_by=None, claimed_until=as_utc(at), last_error=error[:2000])
+                .update(
+                    state=DeliveryState.SENDING,
+                    sent_at=None,
+                    claimed_by=None,
+                    claimed_until=as_utc(at),
+                    last_error=error[:2000],
+                )
             )
 
     async def give_up(self, digest_id: int, error: str) -> None:
