@@ -1,7 +1,14 @@
-"""``python -m bench`` (``make bench``): the relay benchmark on a local stack; see bench/relay.py."""
+"""``python -m bench [relay|digest]`` (``make bench``: both): the benchmarks on a local stack; see
+bench/relay.py and bench/digest.py."""
 
 import asyncio
+import sys
 
-from bench.relay import main
+from bench import digest, relay
 
-raise SystemExit(asyncio.run(main()))
+chosen = sys.argv[1:] or ["relay", "digest"]
+for name in chosen:
+    module = {"relay": relay, "digest": digest}[name]
+    code = asyncio.run(module.main())
+    if code:
+        raise SystemExit(code)

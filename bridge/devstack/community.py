@@ -58,6 +58,7 @@ def prepare_community(
     user_suffix: str = "",
     web_port: int = 0,
     extra_config: str = "",
+    community_extra: str = "",
 ) -> DemoCommunity:
     """Register the bot and two chat members, create the room, write ``directory/icop.toml``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -103,6 +104,7 @@ def prepare_community(
             batch_quiet_seconds=batch_quiet_seconds,
             web_port=web_port,
             extra=extra_config,
+            community_extra=community_extra,
         )
     )
     return DemoCommunity(
@@ -130,6 +132,7 @@ def _config_text(
     batch_quiet_seconds: float,
     web_port: int,
     extra: str,
+    community_extra: str = "",
 ) -> str:
     roster = "".join(
         f"\n[[community.member]]\nname = {json.dumps(m.name)}\nemail = {json.dumps(m.email)}\n"
@@ -179,6 +182,8 @@ time_zone = "Europe/Dublin"
 relay_policy = "{relay_policy}"
 batch_quiet_seconds = {batch_quiet_seconds}
 batch_max_delay_seconds = {max(batch_quiet_seconds * 6, 30)}
+description = "Project leads from every region compare how they plan, estimate and run reviews."
+{community_extra}
 {roster}"""
 
 

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 
 from bridge.email.addresses import ListIdentity
 
@@ -60,6 +63,11 @@ def digest_message_id(digest_id: int, domain: str) -> str:
 
 def compose_digest(envelope: DigestEnvelope, text: str, html: str) -> bytes:
     """The whole message, CRLF line ends, 7-bit, ready for SMTP."""
+    return compose_encoded(envelope, qp_encode(text), qp_encode(html))
+
+
+def compose_encoded(envelope: DigestEnvelope, text_qp: str, html_qp: str) -> bytes:
+    """The whole message from parts already quoted-printable (``qp_encode`` or ``EncodedBody``)."""
     community = envelope.community
     boundary = f"icop-digest-{secrets.token_hex(12)}"
     name = community.name or community.slug
@@ -92,16 +100,14 @@ def compose_digest(envelope: DigestEnvelope, text: str, html: str) -> bytes:
     ]
     head = "".join(f"{key}: {value}{CRLF}" for key, value in headers)
     parts = [
-        f"--{boundary}{CRLF}" + _part("text/plain", text),
-        f"--{boundary}{CRLF}" + _part("text/html", html),
+        f"--{boundary}{CRLF}" + _part("text/plain", text_qp),
+        f"--{boundary}{CRLF}" + _part("text/html", html_qp),
         f"--{boundary}--{CRLF}",
     ]
     return (head + CRLF + "".join(parts)).encode("ascii")
 
 
-def _part(content_type: str, body: str) -> str:
-    data = CRLF.join(body.splitlines()).encode("utf-8") + CRLF.encode()
-    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).decode("ascii")
+def _part(content_type: str, encoded: str) -> str:
     return (
         f"Content-Type: {content_type}; charset=utf-8{CRLF}"
         f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}{encoded}"
@@ -110,12 +116,74 @@ def _part(content_type: str, body: str) -> str:
     )
 
 
+def qp_encode(body: str) -> str:
+    """UTF-8 text as quoted-printable with CRLF line ends (lines of at most 76 characters)."""
+    data = CRLF.join(body.splitlines()).encode("utf-8") + b"\r\n"
+    return _crlf(binascii.b2a_qp(data, quotetabs=False, istext=True, header=False))
+
+
+def _crlf(encoded: bytes) -> str:
+    # b2a_qp breaks soft lines with the line end it saw first, or a bare LF when it saw none.
+    return encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n").decode("ascii")
+
+
+SOFT_BREAK = f"={CRLF}"
+
+
+class EncodedBody:
+    """A rendered part encoded once, with holes where the reader's values go.
+
+    The page is cut at its placeholders; each fixed piece is quoted-printable encoded once and ends
+    with a soft line break, and each reader's value is encoded on its own line between two soft
+    breaks, so every line stays within 76 characters and the decoded text is exactly the page with
+    the values in place. Filling it for a reader is a join, not an encoding of the whole page.
+    """
+
+    def __init__(self, body: str, placeholders: Sequence[str]) -> None:
+        normalised = CRLF.join(body.splitlines()) + CRLF
+        pattern = re.compile("|".join(re.escape(p) for p in placeholders))
+        self.pieces: list[tuple[bool, str]] = []  # (is a placeholder, encoded text or its name)
+        position = 0
+        for match in pattern.finditer(normalised):
+            self._fixed(normalised[position : match.start()])
+            self.pieces.append((True, match.group(0)))
+            position = match.end()
+        self._fixed(normalised[position:], last=True)
+
+    def _fixed(self, text: str, *, last: bool = False) -> None:
+        if not text:
+            return
+        encoded = _crlf(binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True, header=False))
+        self.pieces.append((False, encoded if last or encoded.endswith(CRLF) else encoded + SOFT_BREAK))
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        out: list[str] = []
+        for is_placeholder, text in self.pieces:
+            if not is_placeholder:
+                out.append(text)
+                continue
+            value = values[text]
+            if value:
+                out.append(_value(value) + SOFT_BREAK)
+        return "".join(out)
+
+
+def _value(value: str) -> str:
+    """One value on its own encoded line(s), no line end of its own (values hold no line breaks)."""
+    encoded = binascii.b2a_qp(
+        " ".join(value.split()).encode("utf-8"), quotetabs=True, istext=False, header=False
+    )
+    return _crlf(encoded)
+
+
+@lru_cache(maxsize=1024)
 def _encoded(value: str) -> str:
     value = " ".join(value.split())
     charset = "us-ascii" if value.isascii() else "utf-8"
     return Header(value, charset, header_name="Subject").encode(linesep=CRLF)
 
 
+@lru_cache(maxsize=256)
 def _list_id(community: ListIdentity) -> str:
     name = " ".join((community.name or community.slug).split()).replace('"', "'")
     if name.isascii():

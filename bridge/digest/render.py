@@ -22,6 +22,7 @@ import css_inline
 from bridge.core.digest.facts import MeetingFact
 from bridge.core.digest.selection import DigestContent, PersonItem, PracticeItem, TopItem, TrendingTag
 from bridge.core.links import community_url, tag_url
+from bridge.digest.compose import EncodedBody
 from bridge.rendering import Renderer
 
 TEMPLATE = "email/digest"
@@ -116,29 +117,45 @@ class DigestIssue:
     content: DigestContent
 
 
+PLACEHOLDERS = (READER_NAME, ADDRESS, UNSUBSCRIBE, MANAGE, USEFUL, NOT_USEFUL)
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedDigest:
-    """The rendered pair with placeholders for the reader's name, address and links."""
+    """The rendered pair with placeholders for the reader's name, address and links, and the same
+    pair quoted-printable encoded once with holes for them (``bridge.digest.compose.EncodedBody``)."""
 
     subject: str
     text: str
     html: str
+    text_body: EncodedBody
+    html_body: EncodedBody
 
     def personal(self, *, name: str, address: str, links: PersonalLinks) -> tuple[str, str]:
         """``(text, html)`` for one reader: the placeholders filled in (escaped in the HTML)."""
-        values = {
-            READER_NAME: name,
-            ADDRESS: address,
-            UNSUBSCRIBE: links.unsubscribe,
-            MANAGE: links.manage,
-            USEFUL: links.useful,
-            NOT_USEFUL: links.not_useful,
-        }
+        values = _values(name, address, links)
         text, page = self.text, self.html
         for placeholder, value in values.items():
             text = text.replace(placeholder, value)
             page = page.replace(placeholder, html.escape(value, quote=True))
         return text, page
+
+    def encoded(self, *, name: str, address: str, links: PersonalLinks) -> tuple[str, str]:
+        """``(text, html)`` for one reader, already quoted-printable: what the composer sends."""
+        values = _values(name, address, links)
+        escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
+        return self.text_body.fill(values), self.html_body.fill(escaped)
+
+
+def _values(name: str, address: str, links: PersonalLinks) -> dict[str, str]:
+    return {
+        READER_NAME: name,
+        ADDRESS: address,
+        UNSUBSCRIBE: links.unsubscribe,
+        MANAGE: links.manage,
+        USEFUL: links.useful,
+        NOT_USEFUL: links.not_useful,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +184,14 @@ class DigestRenderer:
             return found
         context = digest_context(issue)
         text, page = self.renderer.render_pair(TEMPLATE, context)
-        rendered = RenderedDigest(subject=context["subject"], text=text, html=self._inliner.inline(page))
+        page = self._inliner.inline(page)
+        rendered = RenderedDigest(
+            subject=context["subject"],
+            text=text,
+            html=page,
+            text_body=EncodedBody(text, PLACEHOLDERS),
+            html_body=EncodedBody(page, PLACEHOLDERS),
+        )
         self.renders += 1
         self._cache[key] = rendered
         if len(self._cache) > self._cache_size:

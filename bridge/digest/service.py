@@ -25,14 +25,16 @@ from bridge.core.digest.schedule import (
     DigestSchedule,
     Frequency,
     Period,
-    due_period,
+    Slots,
     latest_slot,
     next_slot,
+    period_from,
+    slots_at,
     weekday_number,
 )
 from bridge.core.digest.selection import DigestContent, RankedPeriod, rank_period
 from bridge.core.links import community_url, subscribe_url
-from bridge.digest.compose import DigestEnvelope, compose_digest, digest_message_id
+from bridge.digest.compose import DigestEnvelope, compose_encoded, digest_message_id
 from bridge.digest.links import DigestLinks
 from bridge.digest.meetings import MeetingSource, NoMeetings
 from bridge.digest.render import DigestIssue, DigestRenderer, PersonalLinks
@@ -73,13 +75,14 @@ class DueDigest:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """One reader's digest, composed: what ``preview`` writes and ``send`` hands to SMTP."""
+    """One reader's digest, composed: what ``preview`` writes and ``send`` hands to SMTP (the decoded
+    ``text`` and ``html`` only when asked for: a run needs the bytes alone)."""
 
     raw: bytes
-    text: str
-    html: str
     subject: str
     content: DigestContent
+    text: str = ""
+    html: str = ""
 
 
 class DigestService:
@@ -136,17 +139,15 @@ class DigestService:
             )
         taken = {d.reader.membership_id for d in due}
         last = await self.store.digests.last_ends(by_id)
+        slots: dict[tuple[str, str], Slots] = {}  # ten thousand readers, a few dozen zones
         for reader in readers:
             if reader.membership_id in taken:
                 continue
             zone = self._zone(reader, config)
-            period = due_period(
-                _schedule(config, reader.digest_frequency),
-                ZoneInfo(zone),
-                now,
-                previous_end=last.get(reader.membership_id),
-                subscribed_at=reader.subscribed_at,
-            )
+            key = (zone, reader.digest_frequency)
+            if key not in slots:
+                slots[key] = slots_at(_schedule(config, reader.digest_frequency), ZoneInfo(zone), now)
+            period = period_from(slots[key], last.get(reader.membership_id), reader.subscribed_at)
             if period is not None:
                 due.append(DueDigest(reader, period, zone, reader.digest_frequency))
         return due
@@ -270,7 +271,14 @@ class DigestService:
 
     # -- composing ------------------------------------------------------------------------------
     def prepare(
-        self, config: CommunityConfig, item: DueDigest, content: DigestContent, digest_id: int, now: datetime
+        self,
+        config: CommunityConfig,
+        item: DueDigest,
+        content: DigestContent,
+        digest_id: int,
+        now: datetime,
+        *,
+        with_parts: bool = False,
     ) -> Prepared:
         reader = item.reader
         assert reader.email is not None
@@ -289,16 +297,13 @@ class DigestService:
         )
         rendered = self.renderer.render(issue)
         unsubscribe = self.links.unsubscribe(reader.membership_id, now)
-        text, html = rendered.personal(
-            name=reader.name,
-            address=reader.email,
-            links=PersonalLinks(
-                unsubscribe=unsubscribe,
-                manage=self.links.manage(config.slug, reader.membership_id, now),
-                useful=self.links.feedback(config.slug, digest_id, True, now),
-                not_useful=self.links.feedback(config.slug, digest_id, False, now),
-            ),
+        links = PersonalLinks(
+            unsubscribe=unsubscribe,
+            manage=self.links.manage(config.slug, reader.membership_id, now),
+            useful=self.links.feedback(config.slug, digest_id, True, now),
+            not_useful=self.links.feedback(config.slug, digest_id, False, now),
         )
+        text_qp, html_qp = rendered.encoded(name=reader.name, address=reader.email, links=links)
         envelope = DigestEnvelope(
             community=ListIdentity(config.slug, config.list_address, config.prefix, config.name),
             recipient=reader.email,
@@ -310,7 +315,11 @@ class DigestService:
             subscribe_url=subscribe_url(base, config.slug),
             archive_url=community_url(base, config.slug),
         )
-        return Prepared(compose_digest(envelope, text, html), text, html, rendered.subject, content)
+        raw = compose_encoded(envelope, text_qp, html_qp)
+        if not with_parts:
+            return Prepared(raw, rendered.subject, content)
+        text, html = rendered.personal(name=reader.name, address=reader.email, links=links)
+        return Prepared(raw, rendered.subject, content, text, html)
 
     async def preview(self, slug: str, email: str, now: datetime) -> Prepared | None:
         """The digest ``email`` would get at ``now``: one full period ending now (from their previous
@@ -332,7 +341,7 @@ class DigestService:
         source = await self._source(config, record, [item.period])
         meetings = await self.meetings.upcoming(record.id, now, now + timedelta(days=31))
         content = self._content(rank_period(source.period(start, now)), reader, meetings)
-        return self.prepare(config, item, content, 0, now)
+        return self.prepare(config, item, content, 0, now, with_parts=True)
 
     async def _source(
         self, config: CommunityConfig, record: CommunityRecord, periods: list[Period]

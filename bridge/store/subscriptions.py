@@ -17,7 +17,7 @@ from tortoise.expressions import Subquery
 
 from bridge.core.model import DeliveryMode, MembershipState, Role
 from bridge.store.communities import normalise_email
-from bridge.store.database import Database
+from bridge.store.database import Database, Dialect
 from bridge.store.models import FollowedTag, Identity, IdentityKind, Membership, MembershipSource, Person
 from bridge.store.records import as_utc
 
@@ -66,6 +66,36 @@ class SettingsChange:
     digest_frequency: str | None = None
     time_zone: str | None = None
     followed_tags: tuple[str, ...] | None = None
+
+
+_READERS = (
+    'SELECT "id", "community_id", "person_id", "role", "state", "delivery", "digest_frequency", '
+    '"time_zone", "subscribed_at", "created_at" FROM "membership" WHERE "community_id" = {} ORDER BY "id"'
+)
+_READERS_SQL = {Dialect.SQLITE: _READERS.format("?"), Dialect.POSTGRES: _READERS.format("$1")}
+
+
+def _moment(value: object) -> datetime | None:
+    """A timestamp as the driver returns it (a datetime from PostgreSQL, ISO text from SQLite)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A membership read as plain values: ten thousand of them are read far faster than models."""
+
+    id: int
+    community_id: int
+    person_id: int
+    role: Role
+    state: MembershipState
+    delivery: DeliveryMode
+    digest_frequency: str
+    time_zone: str | None
+    subscribed_at: datetime | None
+    created_at: datetime
 
 
 class Subscriptions:
@@ -188,11 +218,22 @@ class Subscriptions:
     async def readers(self, community_id: int) -> list[ReaderRecord]:
         """Every membership of the community, in the order they joined (a few queries in all, so a run
         for ten thousand readers does not make ten thousand round trips)."""
-        async with self._db.session() as conn:
-            rows = await Membership.filter(community_id=community_id).using_db(conn).order_by("id")
-        return await self._records(rows)
+        # Raw rows: ten thousand memberships through the ORM's datetime parsing take seconds.
+        rows = await self._db.fetch(_READERS_SQL[self._db.dialect], [community_id])
+        return await self._records(
+            [
+                _Row(
+                    **{
+                        **row,
+                        "subscribed_at": _moment(row["subscribed_at"]),
+                        "created_at": _moment(row["created_at"]),
+                    }
+                )
+                for row in rows
+            ]
+        )
 
-    async def _records(self, rows: Iterable[Membership]) -> list[ReaderRecord]:
+    async def _records(self, rows: Iterable[Membership | _Row]) -> list[ReaderRecord]:
         rows = list(rows)
         if not rows:
             return []
@@ -235,9 +276,9 @@ class Subscriptions:
                 person_id=row.person_id,
                 name=str(people[row.person_id]["display_name"]),
                 email=emails.get(row.person_id),
-                role=row.role,
-                state=row.state,
-                delivery=row.delivery,
+                role=Role(row.role),
+                state=MembershipState(row.state),
+                delivery=DeliveryMode(row.delivery),
                 digest_frequency=row.digest_frequency,
                 time_zone=row.time_zone or people[row.person_id]["time_zone"],
                 followed_tags=frozenset(followed.get(row.id, ())),

@@ -133,11 +133,28 @@ def due_period(
     latest one already, or when the reader subscribed after it (their first digest waits for the next
     slot). A digest covers the posts since the previous digest, at most one period back.
     """
+    return period_from(slots_at(schedule, zone, now), previous_end, subscribed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Slots:
+    """The latest slot at some moment and the one before it: all a reader's due period depends on
+    besides their own history, so a run computes it once per zone and frequency."""
+
+    latest: datetime
+    before: datetime
+
+
+def slots_at(schedule: DigestSchedule, zone: ZoneInfo, now: datetime) -> Slots:
     slot = latest_slot(schedule, zone, now)
-    if previous_end is not None and previous_end >= slot:
+    return Slots(slot, latest_slot(schedule, zone, slot - timedelta(microseconds=1)))
+
+
+def period_from(slots: Slots, previous_end: datetime | None, subscribed_at: datetime | None) -> Period | None:
+    """:func:`due_period` for slots computed beforehand."""
+    if previous_end is not None and previous_end >= slots.latest:
         return None
-    if subscribed_at is not None and subscribed_at > slot:
+    if subscribed_at is not None and subscribed_at > slots.latest:
         return None
-    one_back = latest_slot(schedule, zone, slot - timedelta(microseconds=1))
-    start = max(previous_end, one_back) if previous_end is not None else one_back
-    return Period(start=start, end=slot)
+    start = max(previous_end, slots.before) if previous_end is not None else slots.before
+    return Period(start=start, end=slots.latest)

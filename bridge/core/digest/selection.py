@@ -110,7 +110,6 @@ class DigestContent:
 class _Candidate:
     thread: ThreadFact
     base: float
-    item: TopItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +125,11 @@ class RankedPeriod:
     limits: DigestLimits
     weights: DigestWeights
     _shared: dict[frozenset[str], tuple[TopItem, ...]] = field(default_factory=dict, compare=False)
+    _items: dict[int, TopItem] = field(default_factory=dict, compare=False)  # made when first chosen
+    _authors: frozenset[str] = field(default=frozenset(), compare=False)
 
     def for_reader(self, reader: ReaderView) -> DigestContent:
-        own = any(c.thread.author == reader.author for c in self.candidates)
+        own = reader.author in self._authors
         if own or reader.followed_tags:
             top = self._top(reader)
         elif frozenset() in self._shared:  # most readers: the same top list, computed once
@@ -142,6 +143,25 @@ class RankedPeriod:
             people=self._people(reader),
             meetings=self.period.meetings[: self.limits.meetings],
         )
+
+    def _item(self, candidate: _Candidate) -> TopItem:
+        """The displayed item of a thread, made once, when a digest first shows it: most threads of a
+        period never reach anyone's top list, so their snippets are never cut."""
+        thread = candidate.thread
+        found = self._items.get(thread.thread_id)
+        if found is None:
+            found = self._items[thread.thread_id] = TopItem(
+                thread_id=thread.thread_id,
+                title=thread.subject.strip() or "(no subject)",
+                snippet=snippet(thread),
+                participants=tuple(participants(thread)),
+                replies=reply_count(thread),
+                url=thread_url(self.period.base_url, self.period.slug, thread.thread_id),
+                tags=thread.tags,
+                both_channels=len({p.channel for p in thread.posts}) > 1,
+                score=candidate.base,
+            )
+        return found
 
     def _people(self, reader: ReaderView) -> tuple[PersonItem, ...]:
         """The most active contributors, leaving room for the newcomers; never the reader."""
@@ -172,7 +192,7 @@ class RankedPeriod:
                 continue
             per_author[thread.author] += 1
             per_tag.update(thread.tags)
-            chosen.append(_with_score(candidate.item, score))
+            chosen.append(_with_score(self._item(candidate), score))
             if len(chosen) == self.limits.top:
                 break
         return tuple(chosen)
@@ -185,23 +205,11 @@ def rank_period(
     limits: DigestLimits = DigestLimits(),
 ) -> RankedPeriod:
     """Score every thread of the period and prepare the sections that are the same for every reader."""
-    candidates = []
-    for thread in period.threads:
-        if not thread.posts:
-            continue
-        base = base_score(thread, period.start, period.end, weights)
-        item = TopItem(
-            thread_id=thread.thread_id,
-            title=thread.subject.strip() or "(no subject)",
-            snippet=snippet(thread),
-            participants=tuple(participants(thread)),
-            replies=reply_count(thread),
-            url=thread_url(period.base_url, period.slug, thread.thread_id),
-            tags=thread.tags,
-            both_channels=len({p.channel for p in thread.posts}) > 1,
-            score=base,
-        )
-        candidates.append(_Candidate(thread, base, item))
+    candidates = [
+        _Candidate(thread, base_score(thread, period.start, period.end, weights))
+        for thread in period.threads
+        if thread.posts
+    ]
     return RankedPeriod(
         period=period,
         candidates=tuple(candidates),
@@ -211,6 +219,7 @@ def rank_period(
         newcomers=_newcomers(period, limits),
         limits=limits,
         weights=weights,
+        _authors=frozenset(c.thread.author for c in candidates),
     )
 
 
@@ -316,6 +325,8 @@ def _contributors(period: CommunityPeriod, limits: DigestLimits) -> tuple[tuple[
 
 
 def _newcomers(period: CommunityPeriod, limits: DigestLimits) -> tuple[tuple[str, PersonItem], ...]:
+    if not period.newcomers:
+        return ()
     written: Counter[str] = Counter()
     tags: dict[str, Counter[str]] = {}
     for thread in period.threads:

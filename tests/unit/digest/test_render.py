@@ -10,7 +10,7 @@ from email.policy import default as default_policy
 from bridge.core.digest.facts import MeetingFact, PracticeFact, ReaderView
 from bridge.core.digest.selection import rank_period
 from bridge.core.model import Channel, PracticeState
-from bridge.digest.compose import DigestEnvelope, compose_digest, digest_message_id
+from bridge.digest.compose import DigestEnvelope, compose_digest, compose_encoded, digest_message_id
 from bridge.digest.render import MAX_HTML_BYTES, DigestIssue, DigestRenderer, PersonalLinks
 from bridge.email.addresses import ListIdentity
 from tests.unit.core.test_digest_selection import END, START, period, thread
@@ -131,3 +131,36 @@ def test_the_composed_mail_parses_and_carries_list_headers() -> None:
     assert rich is not None
     assert plain.get_content().replace("\r\n", "\n") == text
     assert rich.get_content().replace("\r\n", "\n").rstrip("\n") == html.rstrip("\n")
+
+
+def test_the_page_encoded_once_and_filled_per_reader_decodes_to_the_personal_page() -> None:
+    """The fast path (``encoded``) and the plain one (``personal``) give the same mail, line for line,
+    whatever the reader's name and links hold; every encoded line stays within 76 characters."""
+    rendered = DigestRenderer().render(issue())
+    for name in ("Ana", "Siobhán Ní Mhurchú-O'Brien <the=best> " * 3, ""):
+        links = PersonalLinks(
+            unsubscribe=LINKS.unsubscribe + "=" * 3,
+            manage=LINKS.manage + "&x=" + "y" * 120,
+            useful=LINKS.useful,
+            not_useful=LINKS.not_useful,
+        )
+        text_qp, html_qp = rendered.encoded(name=name, address="s@example.ie", links=links)
+        assert all(len(line) <= 76 for line in (text_qp + html_qp).split("\r\n"))
+        envelope = DigestEnvelope(
+            community=COMMUNITY,
+            recipient="s@example.ie",
+            recipient_name=name,
+            subject=rendered.subject,
+            message_id=digest_message_id(1, COMMUNITY.domain),
+            date=datetime(2026, 3, 9, 8, tzinfo=UTC),
+            unsubscribe_url=links.unsubscribe,
+            subscribe_url="https://icop.example.com/c/pm/subscribe",
+            archive_url="https://icop.example.com/c/pm/",
+        )
+        message = parse(compose_encoded(envelope, text_qp, html_qp))
+        text, html = rendered.personal(name=" ".join(name.split()), address="s@example.ie", links=links)
+        plain, rich = message.get_body(("plain",)), message.get_body(("html",))
+        assert plain is not None
+        assert rich is not None
+        assert plain.get_content().replace("\r\n", "\n") == text
+        assert rich.get_content().replace("\r\n", "\n").rstrip("\n") == html.rstrip("\n")
