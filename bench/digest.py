@@ -31,7 +31,7 @@ from bridge.config import LoadedConfig
 from bridge.config.schema import Config
 from bridge.core.model import Channel, DeliveryMode, MembershipState, PracticeState, Role
 from bridge.devstack.stack import Stack
-from bridge.digest.service import DigestService, DueDigest
+from bridge.digest.service import CLAIM_BATCH, DigestService, DueDigest
 from bridge.email.addresses import verp_address
 from bridge.email.smtp import SmtpSender
 from bridge.store import Database, Store, upgrade
@@ -277,7 +277,9 @@ async def prepare_all(
             if key not in ranked:
                 ranked[key] = rank_period(source.period(*key))
             content = service._content(ranked[key], item.reader, [])
-            prepared.append((item, service.prepare(config, item, content, n + 1, now).raw))
+            raw = service.prepare(config, item, content, n + 1, now).raw
+            # Only the mails the sending phase needs are kept: the service sends as it goes.
+            prepared.append((item, raw if n < SEND else b""))
     return prepared, {
         "due_seconds": due_t.seconds,
         "load_seconds": load_t.seconds,
@@ -288,20 +290,14 @@ async def prepare_all(
 
 
 async def send_bridge(service: DigestService, items: list[tuple[DueDigest, bytes]]) -> float:
+    """The digest sender's path for prepared mails: claims by the batch, then each mail recorded as
+    sent just before its final dot (``DigestService._send`` less the rendering)."""
     smtp = service.smtp
     assert smtp is not None
     slots = asyncio.Semaphore(CONNECTIONS * 2)
 
-    async def one(item: DueDigest, raw: bytes) -> None:
+    async def one(item: DueDigest, raw: bytes, digest_id: int) -> None:
         async with slots:
-            digest_id = await service.store.digests.begin(
-                item.reader.membership_id,
-                item.period.start,
-                item.period.end,
-                worker="bench",
-                lease_until=datetime.now(UTC) + timedelta(minutes=10),
-            )
-            assert digest_id is not None
 
             async def commit() -> None:
                 await service.store.digests.mark_sent(digest_id, f"d{digest_id}@x", datetime.now(UTC))
@@ -315,7 +311,10 @@ async def send_bridge(service: DigestService, items: list[tuple[DueDigest, bytes
             )
 
     with Timer() as t:
-        await asyncio.gather(*(one(item, raw) for item, raw in items))
+        for start in range(0, len(items), CLAIM_BATCH):
+            chunk = items[start : start + CLAIM_BATCH]
+            claimed = await service._claim_many([item for item, _ in chunk], datetime.now(UTC))
+            await asyncio.gather(*(one(item, raw, claimed[item.reader.membership_id]) for item, raw in chunk))
     return t.seconds
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from bridge.core.digest.schedule import (
 )
 from bridge.core.digest.selection import DigestContent, RankedPeriod, rank_period
 from bridge.core.links import community_url, subscribe_url
+from bridge.core.model import DeliveryState
 from bridge.digest.compose import DigestEnvelope, compose_encoded, digest_message_id
 from bridge.digest.links import DigestLinks
 from bridge.digest.meetings import MeetingSource, NoMeetings
@@ -45,6 +47,9 @@ from bridge.store.digest_sources import CommunityText, DigestSource, author_key
 
 log = logging.getLogger(__name__)
 
+CLAIM_BATCH = 200
+"""Digests claimed by one statement; a batch is sent before the next is claimed, so a killed sender
+leaves at most this many claims to be taken over when their lease runs out."""
 LEASE = timedelta(minutes=10)
 """How long a claim is a sender's own: past it, another sender takes the digest over."""
 MAX_ATTEMPTS = 8
@@ -166,45 +171,81 @@ class DigestService:
         ranked: dict[tuple[datetime, datetime], RankedPeriod] = {}
         meetings = await self.meetings.upcoming(record.id, now, now + timedelta(days=31))
 
-        async def one(item: DueDigest) -> None:
-            key = (item.period.start, item.period.end)
-            if key not in ranked:
-                ranked[key] = rank_period(source.period(*key))
-            line = await self._one(config, item, ranked[key], meetings, now, dry_run, summary)
+        def say(line: str) -> None:
             summary.lines.append(line)
             if report is not None:
                 report(line)
 
-        async with asyncio.TaskGroup() as group:
-            for item in due:
-                group.create_task(one(item))
+        to_send: list[tuple[DueDigest, DigestContent]] = []
+        empty: list[DueDigest] = []
+        for item in due:
+            key = (item.period.start, item.period.end)
+            if key not in ranked:
+                ranked[key] = rank_period(source.period(*key))
+            content = self._content(ranked[key], item.reader, meetings)
+            if content.is_empty and not config.digest.quiet_note:
+                empty.append(item)
+            else:
+                to_send.append((item, content))
+        for item in empty:
+            summary.empty += 1
+            say(f"nothing new: {_what(config, item)}")
+        if dry_run:
+            for item, _ in to_send:
+                summary.would_send += 1
+                say(f"would send: {_what(config, item)}")
+            return
+        await self._record_empty(empty, now)
+        for start in range(0, len(to_send), CLAIM_BATCH):
+            chunk = to_send[start : start + CLAIM_BATCH]
+            claimed = await self._claim_many([item for item, _ in chunk], now)
 
-    async def _one(
+            async def one(item: DueDigest, content: DigestContent, claimed: dict[int, int] = claimed) -> None:
+                digest_id = claimed.get(item.reader.membership_id)
+                say(await self._send(config, item, content, digest_id, now, summary))
+
+            async with asyncio.TaskGroup() as group:
+                for item, content in chunk:
+                    group.create_task(one(item, content))
+
+    async def _claim_many(self, items: list[DueDigest], now: datetime) -> dict[int, int]:
+        """One statement claims a batch of new slots; a stale claim is taken over one by one."""
+        worker = f"{self.worker}:{secrets.token_hex(6)}"
+        lease = self.clock() + LEASE
+        fresh = [(i.reader.membership_id, i.period.start, i.period.end) for i in items if i.digest_id is None]
+        claimed = await self.store.digests.begin_many(fresh, worker=worker, lease_until=lease)
+        for item in items:
+            if item.digest_id is not None and await self.store.digests.take_over(
+                item.digest_id, worker=worker, now=now, lease_until=lease
+            ):
+                claimed[item.reader.membership_id] = item.digest_id
+        return claimed
+
+    async def _record_empty(self, items: list[DueDigest], now: datetime) -> None:
+        """Slots with nothing to send are recorded as handled, so the next run does not weigh them."""
+        fresh = [(i.reader.membership_id, i.period.start, i.period.end) for i in items if i.digest_id is None]
+        worker = f"{self.worker}:{secrets.token_hex(6)}"
+        await self.store.digests.begin_many(
+            fresh, worker=worker, lease_until=now, state=DeliveryState.CANCELLED
+        )
+        for item in items:
+            if item.digest_id is not None:
+                await self.store.digests.nothing_new(item.digest_id)
+
+    async def _send(
         self,
         config: CommunityConfig,
         item: DueDigest,
-        ranked: RankedPeriod,
-        meetings: list[MeetingFact],
+        content: DigestContent,
+        digest_id: int | None,
         now: datetime,
-        dry_run: bool,
         summary: RunSummary,
     ) -> str:
-        reader = item.reader
-        what = f"{config.slug} {item.frequency} digest to {reader.email} ({_span(item.period, item.zone)})"
-        content = self._content(ranked, reader, meetings)
-        if content.is_empty and not config.digest.quiet_note:
-            if not dry_run:
-                await self._close_empty(item, now)
-            summary.empty += 1
-            return f"nothing new: {what}"
-        if dry_run:
-            summary.would_send += 1
-            return f"would send: {what}"
+        reader, what = item.reader, _what(config, item)
+        if digest_id is None:
+            summary.skipped += 1
+            return f"already claimed: {what}"
         async with self.slots:
-            digest_id = await self._claim(item, now)
-            if digest_id is None:
-                summary.skipped += 1
-                return f"already claimed: {what}"
             prepared = self.prepare(config, item, content, digest_id, now)
             assert reader.email is not None  # wants_digest
             message_id = digest_message_id(digest_id, list_domain(config.list_address))
@@ -239,26 +280,6 @@ class DigestService:
                 content.top, content.practices, content.trending, content.people, tuple(meetings)
             )
         return content
-
-    async def _claim(self, item: DueDigest, now: datetime) -> int | None:
-        if item.digest_id is not None:
-            taken = await self.store.digests.take_over(
-                item.digest_id, worker=self.worker, now=now, lease_until=self.clock() + LEASE
-            )
-            return item.digest_id if taken else None
-        return await self.store.digests.begin(
-            item.reader.membership_id,
-            item.period.start,
-            item.period.end,
-            worker=self.worker,
-            lease_until=self.clock() + LEASE,
-        )
-
-    async def _close_empty(self, item: DueDigest, now: datetime) -> None:
-        """Record the slot as handled, so the next run does not weigh it again."""
-        digest_id = await self._claim(item, now)
-        if digest_id is not None:
-            await self.store.digests.nothing_new(digest_id)
 
     async def _retry_or_give_up(self, digest_id: int, error: str, now: datetime) -> None:
         record = await self.store.digests.get(digest_id)
@@ -369,6 +390,10 @@ def _schedule(config: CommunityConfig, frequency: str) -> DigestSchedule:
     return DigestSchedule(
         Frequency(frequency), hour=config.digest.hour, weekday=weekday_number(config.digest.weekday)
     )
+
+
+def _what(config: CommunityConfig, item: DueDigest) -> str:
+    return f"{config.slug} {item.frequency} digest to {item.reader.email} ({_span(item.period, item.zone)})"
 
 
 def _span(period: Period, zone: str) -> str:

@@ -77,6 +77,41 @@ class Digests:
             return None
         return row.id
 
+    async def begin_many(
+        self,
+        claims: Iterable[tuple[int, datetime, datetime]],
+        *,
+        worker: str,
+        lease_until: datetime,
+        state: DeliveryState = DeliveryState.SENDING,
+    ) -> dict[int, int]:
+        """Claim many (membership, period start, slot) digests in one statement; ``worker`` must be
+        unique to this run. Returns membership → digest id for the claims this run won (a slot claimed
+        before, by anyone, is left out). ``state`` ``cancelled`` records slots with nothing to send."""
+        rows = [
+            DigestDelivery(
+                membership_id=membership_id,
+                period_start=as_utc(start),
+                period_end=as_utc(end),
+                state=state,
+                claimed_by=worker,
+                claimed_until=as_utc(lease_until) if state is DeliveryState.SENDING else None,
+                attempts=1 if state is DeliveryState.SENDING else 0,
+                last_error=None if state is DeliveryState.SENDING else "nothing new",
+            )
+            for membership_id, start, end in claims
+        ]
+        if not rows:
+            return {}
+        async with self._db.transaction() as tx:
+            await DigestDelivery.bulk_create(rows, ignore_conflicts=True, batch_size=500, using_db=tx.client)
+            won = (
+                await DigestDelivery.filter(claimed_by=worker, state=state)
+                .using_db(tx.client)
+                .values_list("membership_id", "id")
+            )
+        return {int(membership): int(digest) for membership, digest in won}
+
     async def take_over(self, digest_id: int, *, worker: str, now: datetime, lease_until: datetime) -> bool:
         """Claim a row whose lease ran out (its sender died, or its retry is due); False if another
         sender got there first or it is no longer waiting."""
