@@ -19,6 +19,7 @@ itself (the same steps as ``SMTPProtocol.execute_data_command`` in aiosmtplib 5.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import aiosmtplib
@@ -34,7 +35,8 @@ async def data_with_commit(
     """Send DATA for an open transaction, calling ``commit`` just before the terminating dot.
 
     When ``commit`` raises, the dot is never sent: the connection is closed so the server drops the
-    transaction, and the error propagates."""
+    transaction, and the error propagates. A cancellation that arrives during ``commit`` waits for it
+    and for the server's answer, then propagates: the one mail in flight ends consistent."""
     protocol = client.protocol
     if protocol is None or protocol._command_lock is None:
         raise aiosmtplib.SMTPServerDisconnected("Connection lost")
@@ -46,14 +48,33 @@ async def data_with_commit(
         if start.code != START_INPUT:
             raise aiosmtplib.SMTPDataError(start.code, start.message)
         protocol.write(body)
-        try:
-            await commit()
-        except BaseException:
-            client.close()  # no dot: the server discards the unfinished mail
-            raise
+        cancelled = await _commit_whole(client, commit)
         protocol._response_pending = True
         protocol.write(b".\r\n")
         response = await protocol.read_response(timeout=timeout)
+        if cancelled:  # the daemon is stopping: this mail is finished and recorded, now stop
+            raise asyncio.CancelledError
     if response.code != COMPLETED:
         raise aiosmtplib.SMTPDataError(response.code, response.message)
     return response
+
+
+async def _commit_whole(client: aiosmtplib.SMTP, commit: Callable[[], Awaitable[None]]) -> bool:
+    """Run ``commit`` to its end even when the caller is cancelled meanwhile (a stopping daemon): a
+    commit cut in the middle would leave the store and the server disagreeing. Returns whether a
+    cancellation came; raises (after closing the connection, so no dot follows) when the commit failed."""
+    done = asyncio.ensure_future(commit())
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if done.cancelled():
+                client.close()
+                raise
+            cancelled = True
+            continue
+        except BaseException:
+            client.close()  # no dot: the server discards the unfinished mail
+            raise
+        return cancelled

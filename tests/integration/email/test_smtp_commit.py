@@ -4,6 +4,8 @@ without it, and a refusal after the dot reaches the caller."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bridge.config.schema import SmtpConfig
@@ -67,5 +69,34 @@ async def test_a_refusal_after_the_dot_reaches_the_caller_after_the_commit() -> 
                     MAIL, envelope_from="l@example.test", recipient="b@example.test", commit=commit
                 )
             assert commits == ["marked"]  # the caller must take its record back
+        finally:
+            await sender.close()
+
+
+async def test_a_stop_during_the_commit_finishes_that_mail_then_stops() -> None:
+    """SIGTERM cancels the sender while the store is recording the mail: the record completes, the
+    mail is finished on the server, and the cancellation goes on: store and server agree."""
+    async with local_smtp() as server:
+        sender = SmtpSender(SmtpConfig(host=server.host, port=server.port, security="none"), None)
+        recorded: list[str] = []
+        started = asyncio.Event()
+
+        async def slow_commit() -> None:
+            started.set()
+            await asyncio.sleep(0.3)
+            recorded.append("sent")
+
+        sending = asyncio.ensure_future(
+            sender.send_committed(
+                MAIL, envelope_from="l@example.test", recipient="b@example.test", commit=slow_commit
+            )
+        )
+        try:
+            await started.wait()
+            sending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sending
+            assert recorded == ["sent"]
+            assert len(server.handler.received) == 1
         finally:
             await sender.close()
