@@ -323,7 +323,10 @@ async def test_a_sender_killed_during_a_run_sends_no_digest_twice(
         if line.startswith("sent: ")
     ]  # fmt: skip
     sent_to = [line.split(" digest to ", 1)[1].split(" ", 1)[0] for line in sent_lines]
-    assert sorted(sent_to) == sorted(readers)  # every reader once, over the three runs
+    # No reader twice over the three runs (a digest finished just as the sender died is recorded but
+    # not printed: the mailboxes below are the count that matters).
+    assert len(sent_to) == len(set(sent_to))
+    assert len(sent_to) >= len(readers) - 8  # at most the sender's concurrency was in flight
     counts = {}
     for address in readers:
         counts[address] = len(digests(await read_mailbox(address, 1)))
