@@ -157,15 +157,8 @@ class EncodedBody:
         self.pieces.append((False, encoded if last or encoded.endswith(CRLF) else encoded + SOFT_BREAK))
 
     def fill(self, values: Mapping[str, str]) -> str:
-        out: list[str] = []
-        for is_placeholder, text in self.pieces:
-            if not is_placeholder:
-                out.append(text)
-                continue
-            value = values[text]
-            if value:
-                out.append(_value(value) + SOFT_BREAK)
-        return "".join(out)
+        encoded = {key: _value(value) + SOFT_BREAK if value else "" for key, value in values.items()}
+        return "".join(encoded[text] if is_placeholder else text for is_placeholder, text in self.pieces)
 
 
 def _value(value: str) -> str:
@@ -173,7 +166,7 @@ def _value(value: str) -> str:
     encoded = binascii.b2a_qp(
         " ".join(value.split()).encode("utf-8"), quotetabs=True, istext=False, header=False
     )
-    return _crlf(encoded)
+    return _crlf(encoded) if b"\n" in encoded else encoded.decode("ascii")
 
 
 @lru_cache(maxsize=1024)

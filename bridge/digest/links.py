@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 from bridge.core.links import community_url, subscribe_url
 from bridge.core.tokens import sign_code, sign_link_token, verify_code, verify_link_token
@@ -42,6 +41,7 @@ class DigestLinks:
     def __init__(self, base_url: str, key: bytes) -> None:
         self.base_url = str(base_url).rstrip("/")
         self.key = key
+        self._cache: dict[str, tuple[str, str]] = {}
 
     # -- minting ------------------------------------------------------------------------------
     def unsubscribe(self, membership_id: int, now: datetime) -> str:
@@ -50,18 +50,28 @@ class DigestLinks:
 
     def manage(self, slug: str, membership_id: int, now: datetime) -> str:
         token = sign_link_token(self.key, MANAGE, str(membership_id), _expiry(now, LINK_VALIDITY))
-        return f"{subscribe_url(self.base_url, slug)}?manage={quote(token)}"
+        return f"{self._urls(slug)[1]}?manage={token}"  # link tokens are URL-safe as they are
 
     def feedback(self, slug: str, digest_id: int, useful: bool, now: datetime) -> str:
         subject = f"{digest_id}:{'yes' if useful else 'no'}"
         token = sign_link_token(self.key, FEEDBACK, subject, _expiry(now, LINK_VALIDITY))
-        return f"{community_url(self.base_url, slug)}feedback/{token}"
+        return f"{self._urls(slug)[0]}feedback/{token}"
+
+    def _urls(self, slug: str) -> tuple[str, str]:
+        """The community's page and its subscription page, built once per community."""
+        found = self._cache.get(slug)
+        if found is None:
+            found = self._cache[slug] = (
+                community_url(self.base_url, slug),
+                subscribe_url(self.base_url, slug),
+            )
+        return found
 
     def confirm_code(self, membership_id: int, now: datetime) -> str:
         return sign_code(self.key, CONFIRM, membership_id, _expiry(now, CONFIRM_VALIDITY))
 
     def confirm(self, slug: str, code: str) -> str:
-        return f"{subscribe_url(self.base_url, slug)}?confirm={code}"
+        return f"{self._urls(slug)[1]}?confirm={code}"
 
     # -- checking -----------------------------------------------------------------------------
     def membership_to_unsubscribe(self, token: str, now: datetime) -> int | None:
