@@ -32,6 +32,29 @@ DELIVERIES = (
     ("none", "Nothing by mail"),
 )
 FREQUENCIES = ("daily", "weekly", "monthly")
+REQUESTS_PER_HOUR = {"client": 20, "address": 3}
+"""A form anyone can post must not become a way to flood an address with confirmations: past these,
+the page answers as usual and no mail is sent."""
+
+
+class RateLimit:
+    """Sliding one-hour windows per key, in memory (a restart forgets them, which is harmless)."""
+
+    def __init__(self, per_hour: int, clock: Callable[[], datetime]) -> None:
+        self.per_hour = per_hour
+        self.clock = clock
+        self._seen: dict[str, list[datetime]] = {}
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        recent = [t for t in self._seen.get(key, []) if (now - t).total_seconds() < 3600]
+        if len(self._seen) > 10_000:
+            self._seen.clear()  # bounded memory under a flood of keys
+        self._seen[key] = recent
+        if len(recent) >= self.per_hour:
+            return False
+        recent.append(now)
+        return True
 
 
 @cache
@@ -52,6 +75,7 @@ class SubscribePages:
         self.store = store
         self.renderer = renderer
         self.clock = clock
+        self.limits = {name: RateLimit(n, clock) for name, n in REQUESTS_PER_HOUR.items()}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -105,7 +129,11 @@ class SubscribePages:
                 message="That does not look like an email address.",
             )
         name = " ".join(str(form.get("name", "")).split())[:200]
-        await self.desk.subscribe(config, email, name, change)
+        client = request.remote or "unknown"
+        if self.limits["client"].allow(client) and self.limits["address"].allow(email.casefold()):
+            await self.desk.subscribe(config, email, name, change)
+        else:
+            log.warning("subscription requests over the hourly limit", extra={"community": config.slug})
         return self._page(
             config,
             "message",
