@@ -186,3 +186,25 @@ async def test_the_digest_source_reads_a_period_and_the_one_before(
     assert [p.title for p in period.practices] == ["Keep threads alive"]
     before = source.period(start - timedelta(days=7), start)
     assert [t.thread_id for t in before.threads] == [old.thread_id]
+
+
+async def test_claims_by_the_batch_win_only_free_slots(store: Store, community: CommunityRecord) -> None:
+    members = [m.membership_id for m in await store.communities.recipients(community.id)]
+    start, end = WEEK
+    taken = await store.digests.begin(members[0], start, end, worker="other")
+    assert taken is not None
+    claims = [(m, start, end) for m in members]
+    won = await store.digests.begin_many(claims, worker="run-1", lease_until=T0 + timedelta(minutes=10))
+    assert sorted(won) == members[1:]  # the slot another sender holds is left out
+    assert await store.digests.begin_many(claims, worker="run-2", lease_until=T0) == {}
+    # Nothing new for the next slot: recorded as handled, not leased, so no run weighs it again.
+    later = [(m, end, end + timedelta(days=7)) for m in members]
+    handled = await store.digests.begin_many(
+        later, worker="run-3", lease_until=T0, state=DeliveryState.CANCELLED
+    )
+    assert len(handled) == len(members)
+    # Later, only run-1's unfinished claims are stale; the handled slots never are.
+    stale = await store.digests.stale(community.id, end + timedelta(days=30))
+    assert sorted(d.id for d in stale) == sorted(won.values())
+    ends = await store.digests.last_ends(members)
+    assert set(ends.values()) == {end + timedelta(days=7)}
