@@ -211,6 +211,10 @@ async def test_subscribe_confirm_change_digest_and_unsubscribe_by_mail_room_and_
     # The run: each due digest once; a second run at the same time sends nothing.
     # Past every reader's next 08:00 (Dee in Dublin, Fay in Kolkata, Kenji in Tokyo): all are due.
     slot = max(next_daily_slot(zone) for zone in ("Europe/Dublin", "Asia/Kolkata", "Asia/Tokyo"))
+    dry = icop(bridge, "digest", "send-due", "--dry-run", "--now", at(slot + timedelta(minutes=1)))
+    assert dry.returncode == 0, dry.stderr
+    assert sum(line.startswith("would send: ") for line in dry.stdout.splitlines()) == 3, dry.stdout
+    assert icop(bridge, "digest", "send-due", "--now", "2026-03-09T08:00").returncode == 2  # no zone
     done = icop(bridge, "digest", "send-due", "--now", at(slot + timedelta(minutes=1)))
     assert done.returncode == 0, done.stderr
     sent = sorted(line for line in done.stdout.splitlines() if line.startswith("sent: "))
