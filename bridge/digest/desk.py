@@ -25,7 +25,7 @@ from bridge.digest.compose import request_address
 from bridge.digest.links import CONFIRM_DETAIL, DigestLinks
 from bridge.email.addresses import ListIdentity, list_domain, verp_address
 from bridge.email.outbound import OutgoingNotice, as_smtp_bytes, compose_notice_mail
-from bridge.email.smtp import SmtpSender
+from bridge.email.smtp import SmtpError, SmtpSender
 from bridge.rendering import Renderer
 from bridge.store import ReaderRecord, RequestOutcome, SettingsChange, Store
 
@@ -314,11 +314,20 @@ class SubscriptionDesk:
             date=self.clock(),
         )
         mail = compose_notice_mail(notice, renderer=self.renderer)
-        await self.smtp.send(
-            as_smtp_bytes(mail),
-            envelope_from=verp_address(config.list_address, recipient),
-            recipients=[recipient],
-        )
+        try:
+            await self.smtp.send(
+                as_smtp_bytes(mail),
+                envelope_from=verp_address(config.list_address, recipient),
+                recipients=[recipient],
+            )
+        except SmtpError as error:
+            # The change stands; only its confirmation is lost. Raising would hold every later mail of
+            # the mailbox behind this one (the inbox retries a message until it is handled).
+            log.warning(
+                "could not send a subscription notice: %s",
+                error,
+                extra={"community": config.slug, "subject": subject},
+            )
 
 
 def digest_change(reader: ReaderRecord, frequency: str) -> SettingsChange:

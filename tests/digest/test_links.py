@@ -55,6 +55,13 @@ def loaded() -> LoadedConfig:
     return LoadedConfig(config=Config.model_validate(data), path=Path("test.toml"), key_lines={})
 
 
+class NoMail(SmtpSender):
+    """None of these requests may mail anyone: a send fails the request, and so the test."""
+
+    async def send(self, message_bytes: bytes, **_: Any) -> Any:
+        raise AssertionError("no mail was expected")
+
+
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[tuple[TestServer, Store, dict[str, int]]]:
     config = loaded()
@@ -76,8 +83,7 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[TestServer, Store, dict[st
             )
             [member] = await store.communities.members(sync.community_id)
             members[slug] = member.membership_id
-        # The SMTP server on port 9 does not exist: any mail the pages tried to send would fail the test.
-        desk = SubscriptionDesk(config, store, KEY, SmtpSender(config.config.mail.smtp, None))
+        desk = SubscriptionDesk(config, store, KEY, NoMail(config.config.mail.smtp, None))
         app = web.Application()
         app.add_routes(UnsubscribePages(store, KEY, Renderer(), desk=desk).routes())
         app.add_routes(SubscribePages(desk, store, Renderer()).routes())
