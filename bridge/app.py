@@ -25,6 +25,7 @@ from aiohttp import web
 
 from bridge import __version__
 from bridge.config import LoadedConfig
+from bridge.digest.component import DigestComponent
 from bridge.health import TaskHealth, health_report
 from bridge.logs import SecretRedactor
 from bridge.metrics import Metrics
@@ -117,13 +118,21 @@ class Bridge:
         self.locks = locks = locks_for(database, self.process)
         self.metrics.store = Store(database)
         if not self.components:
+            # Digests first: the relay hands subscription commands to its desk.
+            digests = DigestComponent(self.loaded, database, self.redactor)
             relay = RelayService(
-                self.loaded, database, self.redactor, metrics=self.metrics, locks=locks, process=self.process
+                self.loaded,
+                database,
+                self.redactor,
+                metrics=self.metrics,
+                locks=locks,
+                process=self.process,
+                digests=digests,
             )
             archive = ArchiveService(
                 self.loaded, relay, stylesheet_url=self.web.assets.stylesheet_path, search=self.search
             )
-            self.components += [relay, archive]
+            self.components += [digests, relay, archive]
         for component in self.components:
             await component.start()
             self.web.add_routes(component.web_routes())

@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--community", metavar="SLUG", default=argparse.SUPPRESS, help="the community")
     _archive_commands(commands)
     _convener_commands(commands)
+    digest = commands.add_parser("digest", help="preview a reader's digest; send the digests that are due")
+    digest_commands = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
+    preview = digest_commands.add_parser("preview", help="the digest a reader would get now")
+    preview.add_argument("--community", metavar="SLUG", required=True, help="the community")
+    preview.add_argument("--reader", metavar="EMAIL", required=True, help="the reader's address")
+    preview.add_argument("--out", metavar="FILE", help="write the whole message (.eml) instead of its text")
+    preview.add_argument("--now", metavar="ISO8601", help="as if it were this time (with Z or an offset)")
+    send_due = digest_commands.add_parser("send-due", help="send every digest due now, once")
+    send_due.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
+    send_due.add_argument("--now", metavar="ISO8601", help="as if it were this time (with Z or an offset)")
     return parser
 
 
@@ -219,4 +229,6 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return asyncio.run(
             {"report": convener.report, "meetings": convener.meetings}[args.command](loaded, args)
         )
+    if args.command == "digest":
+        return asyncio.run(commands.digest(loaded, args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

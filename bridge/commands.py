@@ -224,6 +224,13 @@ async def _members(store: Store, loaded: LoadedConfig, args: argparse.Namespace,
     return 0
 
 
+async def digest(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """``icop digest preview|send-due`` (``bridge.digest.commands``)."""
+    from bridge.digest import commands as digest_commands
+
+    return await with_store(loaded, lambda store: digest_commands.run(store, loaded, args))
+
+
 def _member_json(row: MemberRecord, score: float) -> dict[str, object]:
     """The stable ``--json`` shape of one member (documented in the README)."""
     return {
@@ -235,6 +242,8 @@ def _member_json(row: MemberRecord, score: float) -> dict[str, object]:
         "state": row.state.value,
         "state_reason": row.state_reason,
         "delivery": row.delivery.value,
+        "digest_frequency": row.digest_frequency,
+        "source": row.source,
         "bounce_score": round(score, 3),
         "last_bounce_at": row.last_bounce_at.isoformat() if row.last_bounce_at else None,
     }

@@ -35,6 +35,19 @@ from bridge.devstack.community import DEMO_PASSWORD, DemoCommunity, prepare_comm
 from bridge.devstack.stack import Stack
 
 STEP_TIMEOUT = 60.0
+READER_EMAIL = "lena@example.test"
+DEMO_READER = f"""
+[community.digest]
+frequency = "weekly"
+weekday = "monday"
+hour = 8
+
+[[community.member]]
+name = "Lena Fischer"
+email = "{READER_EMAIL}"
+role = "reader"
+time_zone = "Europe/Berlin"
+"""
 
 
 def say(text: str = "") -> None:
@@ -45,7 +58,7 @@ async def main() -> int:
     say("Starting the local stack (Synapse, Dovecot, Postfix) on 127.0.0.1 ...")
     with Stack() as stack:
         say(f"  ready in {stack.startup_seconds:.1f} s, files in {stack.root}")
-        community = prepare_community(stack, stack.root / "demo")
+        community = prepare_community(stack, stack.root / "demo", community_config=DEMO_READER)
         log_path = stack.root / "demo" / "icop.log"
         with log_path.open("ab") as log:
             process = subprocess.Popen(  # noqa: ASYNC220 (started once; it runs for the whole demo)
@@ -58,6 +71,7 @@ async def main() -> int:
             say(f"icop run is up (pid {process.pid}, log {log_path})")
             await _conversation(stack, community)
             sign_in = await _archive_sign_in(stack, community)
+            _preview_digest(community)
             _where_to_connect(stack, community, log_path, sign_in)
             await _until_interrupted(process)
         finally:
@@ -130,6 +144,29 @@ def _web_root(community: DemoCommunity) -> str:
     return str(config["base_url"]).rstrip("/")
 
 
+def _preview_digest(community: DemoCommunity) -> None:
+    """What Lena, a reader who never opens the room or the list, would get in her weekly digest now."""
+    folder = community.config_path.parent
+    eml, page = folder / "digest.eml", folder / "digest.html"
+    say("\n4. Lena only reads digests. Her weekly digest, if it went out now (icop digest preview):")
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "--config", str(community.config_path), "digest", "preview",
+         "--community", community.slug, "--reader", READER_EMAIL, "--out", str(eml)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        say(f"   icop digest preview failed: {done.stderr.strip()}")
+        return
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    if text is not None:
+        say("   " + "\n   ".join(str(text.get_content()).splitlines()[:24]))
+    if html is not None:
+        page.write_text(str(html.get_content()), encoding="utf-8")
+    say(f"   the whole mail: {eml}\n   open it in a browser: file://{page}")
+
+
 def _where_to_connect(stack: Stack, community: DemoCommunity, log_path: Path, sign_in: str) -> None:
     chat_users = [m.matrix.user_id for m in community.members.values() if m.matrix is not None]
     mail_users = [m.email for m in community.members.values() if m.matrix is None]
@@ -147,6 +184,8 @@ The bridge keeps running. Try it yourself:
            or ask for a link at {_web_root(community)}/login with a member's address
   Bridge   config {community.config_path}
            log    {log_path}
+  Digest   .venv/bin/icop --config {community.config_path} digest preview --community {community.slug} \\
+             --reader {READER_EMAIL}
 Press Ctrl-C to stop."""
     )
 

@@ -224,7 +224,12 @@ class DigestConfig(Section):
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
     """Day weekly digests go out, in each reader's own time zone."""
     hour: Annotated[int, Field(ge=0, le=23)] = 8
-    """Local hour digests go out, in each reader's own time zone."""
+    """Local hour digests go out, in each reader's own time zone (an hour the clocks skip that day moves
+    to the next valid time; an hour that happens twice sends once). Monthly digests go out on the first
+    ``weekday`` of the month."""
+    quiet_note: bool = False
+    """When a period had no discussion and no new practice: false (the default) sends nothing; true
+    sends readers a short "quiet week" note instead."""
 
 
 class MeetingConfig(Section):
@@ -265,8 +270,13 @@ class MemberConfig(Section):
     """convener | core | member | reader (readers receive digests only)."""
     time_zone: TimeZone | None = None
     """The member's IANA time zone; defaults to the community's."""
-    delivery: Literal["each", "digest", "none"] = "each"
-    """each: every post by mail; digest: digests only; none: no mail (chat only)."""
+    delivery: Literal["each", "digest", "both", "none"] = "each"
+    """each: every post by mail; digest: digests only; both: every post and the digests; none: no mail
+    (chat only). Readers never get posts one by one: for them each means digests. Only the first sync
+    uses it: the member's own later choice (by mail, room or web) is kept."""
+    digest: Literal["daily", "weekly", "monthly", "never"] | None = None
+    """The member's digest frequency when first synced; defaults to the community's [community.digest]
+    frequency."""
     receive_own_posts: bool = False
     """Also mail the member a copy of their own posts."""
 

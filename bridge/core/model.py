@@ -33,17 +33,27 @@ class Role(StrEnum):
 
 
 class MembershipState(StrEnum):
+    PENDING = "pending"  # a self-subscription waiting for its confirmation (double opt-in)
     ACTIVE = "active"
     SUSPENDED = "suspended"  # delivery stopped, e.g. past the bounce threshold
     BANNED = "banned"
 
 
 class DeliveryMode(StrEnum):
-    """How a member wants the list's mail: every post, only digests, or nothing by mail."""
+    """How a member wants the list's mail: every post, digests, both, or nothing by mail."""
 
     EACH = "each"
     DIGEST = "digest"
+    BOTH = "both"
     NONE = "none"
+
+    @property
+    def each_post(self) -> bool:
+        return self in (DeliveryMode.EACH, DeliveryMode.BOTH)
+
+    @property
+    def digests(self) -> bool:
+        return self in (DeliveryMode.DIGEST, DeliveryMode.BOTH)
 
 
 class PostState(StrEnum):
@@ -144,6 +154,7 @@ class RosterMember:
     matrix: str | None = None
     time_zone: str | None = None
     delivery: DeliveryMode = DeliveryMode.EACH
+    digest_frequency: str = "weekly"  # daily | weekly | monthly | never, when the membership is made
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from enum import StrEnum
 from bridge.core.model import (
     Channel,
     DeliveryKind,
-    DeliveryMode,
     DeliverySpec,
     MembershipState,
     Recipient,
@@ -79,8 +78,9 @@ def _reads_in_conversation(recipient: Recipient) -> bool:
 
 
 def _wants_each_post(recipient: Recipient) -> bool:
-    """Only members who chose mail for every post; digest and no-mail members wait for their digest."""
-    return recipient.delivery is DeliveryMode.EACH
+    """Only members who chose mail for every post (alone or with digests); digest-only and no-mail
+    members do not get it post by post."""
+    return recipient.delivery.each_post
 
 
 def _has_email(recipient: Recipient) -> bool:

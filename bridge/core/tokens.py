@@ -198,3 +198,40 @@ def verify_link_token(key: bytes, purpose: str, token: str, now: datetime) -> st
         return payload[8:].decode()
     except UnicodeDecodeError:
         return None
+
+
+_CODE_DOMAIN = b"icop-code\x00"
+CODE_MAC_BYTES = 10
+
+
+def sign_code(key: bytes, purpose: str, number: int, expires_at: datetime) -> str:
+    """A short, case-insensitive token (lowercase base32) saying ``number`` may do ``purpose`` until
+    ``expires_at`` (whole minutes).
+
+    For what travels in an email local part as well as in a link, such as a subscription's
+    confirmation (``list+confirm-CODE@domain``): MTAs may lowercase an address, so the token cannot
+    depend on letter case the way a link token does.
+    """
+    _require_key(key)
+    payload = _uvarint(number) + _uvarint(-(-_epoch(expires_at) // 60))
+    mac = _mac(key, _CODE_DOMAIN, _link_message(purpose, payload))[:CODE_MAC_BYTES]
+    return _b32encode(payload + mac)
+
+
+def verify_code(key: bytes, purpose: str, code: str, now: datetime) -> int | None:
+    """The number of a genuine, unexpired code for ``purpose``, in any letter case; None otherwise."""
+    _require_key(key)
+    raw = _b32decode(code)
+    if raw is None or len(raw) <= CODE_MAC_BYTES + 1:
+        return None
+    payload, mac = raw[:-CODE_MAC_BYTES], raw[-CODE_MAC_BYTES:]
+    expected = _mac(key, _CODE_DOMAIN, _link_message(purpose, payload))[:CODE_MAC_BYTES]
+    if not hmac.compare_digest(mac, expected):
+        return None
+    number = _read_uvarint(payload, 0)
+    if number is None:
+        return None
+    minutes = _read_uvarint(payload, number[1])
+    if minutes is None or minutes[1] != len(payload) or _epoch(now) >= minutes[0] * 60:
+        return None
+    return number[0]

@@ -247,7 +247,9 @@ relay_policy = "{relay_policy}"
 batch_quiet_seconds = {batch_quiet_seconds}
 batch_max_delay_seconds = {max(batch_quiet_seconds * 6, 30)}
 archive = "{archive}"
-{community_extra}{roster}{second}"""
+description = "Project leads from every region compare how they plan, estimate and run reviews."
+{community_extra}
+{roster}{second}"""
 
 
 def _client_api(homeserver: str, token: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:

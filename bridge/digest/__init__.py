@@ -1,1 +1,1 @@
-"""digest"""
+"""Digests: readers' subscriptions, the schedule inside the daemon, rendering and sending."""

@@ -190,6 +190,9 @@ def _list_message(mail: ListMail, from_name: str) -> EmailMessage:
         f"<{_ascii_url(mail.unsubscribe_url)}>, <{_ascii_url(mail.unsubscribe_mailto)}>"
     )
     message["List-Unsubscribe-Post"] = ONE_CLICK
+    local, _, domain = community.list_address.rpartition("@")
+    message["List-Subscribe"] = f"<mailto:{local}+subscribe@{domain}>"
+    message["List-Help"] = f"<mailto:{local}+request@{domain}?subject=help>"
     message["Precedence"] = "list"
     message["X-Loop"] = community.list_address
     message["X-Auto-Response-Suppress"] = AUTO_RESPONSE_SUPPRESS

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiosmtplib
 
 from bridge.config.schema import SmtpConfig
+from bridge.email.smtp_commit import data_with_commit
 from bridge.probe import describe_network_error
 
 GOODBYE_SECONDS = 5.0
@@ -165,6 +166,60 @@ class SmtpSender:
         accepted = tuple(address for address in recipients if address not in refusals)
         return SendResult(accepted, refusals, reply)
 
+    async def send_committed(
+        self,
+        message_bytes: bytes,
+        *,
+        envelope_from: str,
+        recipient: str,
+        commit: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Send one mail to one recipient, calling ``commit`` just before the server can accept it
+        (``bridge.email.smtp_commit``): at most once, even when the process is killed mid-send.
+
+        Raises like ``send``; when the failure came after ``commit``, the caller takes its record back.
+        """
+        if self._closed:
+            raise SmtpTemporaryError(f"{self.target}: the sender is closed")
+        async with self._slots:
+            session: _Session | None = None
+            try:
+                session = await self._take()
+                try:
+                    await session.client.mail(envelope_from)
+                except aiosmtplib.SMTPServerDisconnected:
+                    if not session.reused:
+                        raise
+                    self.stats.replaced += 1
+                    session.client.close()
+                    session = None
+                    session = await self._open()
+                    await session.client.mail(envelope_from)
+                await session.client.rcpt(recipient)
+                await data_with_commit(
+                    session.client, message_bytes, commit, timeout=self._config.timeout_seconds
+                )
+            except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as error:
+                if session is not None:
+                    if _session_survives(error):
+                        await _reset(session.client)
+                    else:
+                        session.client.close()
+                self.stats.failures += 1
+                if isinstance(error, aiosmtplib.SMTPRecipientRefused):
+                    error = aiosmtplib.SMTPRecipientsRefused([error])
+                raise _classify(error, self.target) from error
+            except BaseException:
+                if session is not None:
+                    session.client.close()
+                raise
+            finally:
+                if session is not None:
+                    self._give_back(session)
+        self.stats.mails_sent += 1
+        if session.reused:
+            self.stats.reuses += 1
+
     async def close(self) -> None:
         """Say QUIT on every pooled session and close it; sessions in use close when they come back."""
         self._closed = True
@@ -267,6 +322,14 @@ def _classify(error: Exception, target: str) -> SmtpError:
         kind = SmtpPermanentError if reply.permanent else SmtpTemporaryError
         return kind(f"{target}: {step}: {reply}", reply=reply)
     return SmtpTemporaryError(f"{target}: {error}")
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    """RSET after a refusal, so the pooled session starts its next mail clean."""
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        client.close()
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:

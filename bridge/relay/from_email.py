@@ -10,11 +10,11 @@ message kept beside the post for the archive.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from bridge.core.loop_guard import MailClass
-from bridge.core.model import DeliveryMode
+from bridge.core.model import DeliveryMode, InboundMessage
 from bridge.email.inbound import parse_list_mail
 from bridge.email.inbox import FetchedMail
 from bridge.relay.bounces import BounceHandler, BouncePolicy
@@ -26,6 +26,17 @@ from bridge.store import RawMessage, Store
 log = logging.getLogger(__name__)
 
 UNSUBSCRIBE_DETAIL = "unsubscribe"
+REQUEST_DETAILS = frozenset({"request", "subscribe", "unsubscribe"})
+CONFIRM_DETAIL = "confirm-"
+
+RequestHandler = Callable[[CommunityContext, InboundMessage, str], Awaitable[None]]
+"""Answers mail to ``LIST+request@``, ``+subscribe@``, ``+unsubscribe@``, ``+confirm-CODE@``
+(``bridge.digest.mail``); given the community, the message and the address's detail."""
+
+
+def is_request(detail: str | None) -> bool:
+    """Whether a subaddress is one of the list's request addresses rather than a reply token."""
+    return bool(detail) and (detail in REQUEST_DETAILS or str(detail).startswith(CONFIRM_DETAIL))
 
 
 class MailInbound:
@@ -38,7 +49,9 @@ class MailInbound:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sender_gate: SenderGate | None = None,
         bounces: BounceHandler | None = None,
+        requests: RequestHandler | None = None,
     ) -> None:
+        self.requests = requests  # subscription commands (bridge.digest.mail), when digests are on
         self.bounces = bounces or BounceHandler(store, BouncePolicy(), clock=clock)
         self.sender_gate = sender_gate  # holds a member's mail whose From a trusted server refutes
         self.store = store
@@ -64,7 +77,11 @@ class MailInbound:
         if not verdict.relay:
             log.info("mail not relayed (%s): %s", verdict.verdict.value, verdict.reason, extra=context)
             return
-        if parsed.reply_token and parsed.reply_token.lower() == UNSUBSCRIBE_DETAIL:
+        detail = parsed.reply_token.lower() if parsed.reply_token else None
+        if self.requests is not None and detail is not None and is_request(detail):
+            await self.requests(community, message, detail)
+            return
+        if detail == UNSUBSCRIBE_DETAIL:
             await self._unsubscribe(community, message.sender_address)
             return
         raw = RawMessage(content_type="message/rfc822", data=fetched.raw)

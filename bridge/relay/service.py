@@ -27,6 +27,8 @@ from bridge.config.schema import build_taxonomy
 from bridge.config.secrets import SecretRef
 from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.model import Channel, DeliveryMode, Role, RosterMember
+from bridge.digest.component import DigestComponent
+from bridge.digest.mail import MailRequests
 from bridge.email.inbox import ImapInbox
 from bridge.email.smtp import SmtpSender
 from bridge.health import LoopStatus
@@ -79,7 +81,9 @@ class RelayService:
         metrics: Metrics | None = None,
         locks: Locks | None = None,
         process: str | None = None,
+        digests: DigestComponent | None = None,
     ) -> None:
+        self.digests = digests  # subscription requests by mail and !icop digest go to its desk
         self.loaded = loaded
         config = loaded.config
         self.metrics = metrics if metrics is not None else Metrics()
@@ -193,6 +197,9 @@ class RelayService:
                         MailAndRoomNotices(self.smtp, MatrixSender(self.session).send), self.metrics
                     ),
                 ),
+                requests=MailRequests(self.digests.desk).handle
+                if self.digests is not None and self.digests.desk is not None
+                else None,
             ).handle,
             status=self.mailbox_status,
         )
@@ -213,6 +220,7 @@ class RelayService:
                     matrix=m.matrix,
                     time_zone=m.time_zone,
                     delivery=DeliveryMode(m.delivery),
+                    digest_frequency=m.digest or community.digest.frequency,
                 )
                 for m in community.member
             ]
@@ -243,10 +251,12 @@ class RelayService:
     def web_routes(self) -> list[web.RouteDef]:
         assert self.signing_key is not None
         download = self.session.download if self.session is not None else None
-        return [
-            *UnsubscribePages(self.store, self.signing_key, Renderer()).routes(),
-            *FilePages(self.store, self.signing_key, download=download).routes(),
-        ]
+        unsubscribe = (
+            []  # the digest component serves it, with confirmations by mail
+            if self.digests is not None
+            else UnsubscribePages(self.store, self.signing_key, Renderer()).routes()
+        )
+        return [*unsubscribe, *FilePages(self.store, self.signing_key, download=download).routes()]
 
     def loops(self) -> Mapping[str, Callable[[], Awaitable[None]]]:
         return {
@@ -277,7 +287,12 @@ class RelayService:
             intercept=RoomCommands(
                 self.store,
                 MatrixSender(session).send,
-                every_family(self.moderation, self.loaded.config.base_url, self.ingestor.clock),
+                every_family(
+                    self.moderation,
+                    self.loaded.config.base_url,
+                    self.ingestor.clock,
+                    digests=self.digests.desk if self.digests is not None else None,
+                ),
                 hints=JoinHints(self.moderation),
             ).intercept,
             filing=self.filing,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from bridge.store.archive import Archive
 from bridge.store.communities import Communities
 from bridge.store.database import Database, DatabaseOpenError, DatabaseUrlError, Dialect, Transaction
-from bridge.store.digests import DigestRecord, Digests
+from bridge.store.digests import DigestRecord, Digests, FeedbackCounts
 from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
@@ -29,6 +29,7 @@ from bridge.store.records import (
     RosterSync,
     ThreadRecord,
 )
+from bridge.store.subscriptions import ReaderRecord, RequestOutcome, SettingsChange, Subscriptions
 from bridge.store.tags import AppliedTag, NewTag, Tags, TagUsage
 from bridge.store.web_sessions import WebSessions
 
@@ -44,6 +45,7 @@ class Store:
         self.outbox = Outbox(db, retry_policy)
         self.cursors = Cursors(db)
         self.digests = Digests(db)
+        self.subscriptions = Subscriptions(db)
         self.settings = Settings(db)
         self.tags = Tags(db)
         self.practices = Practices(db)
@@ -64,6 +66,7 @@ __all__ = [
     "Dialect",
     "DigestRecord",
     "Digests",
+    "FeedbackCounts",
     "IngestResult",
     "MemberRecord",
     "NewTag",
@@ -78,11 +81,15 @@ __all__ = [
     "Practices",
     "RawMessage",
     "Reactions",
+    "ReaderRecord",
+    "RequestOutcome",
     "RetryPolicy",
     "RosterSync",
     "SchemaTooNewError",
     "Settings",
+    "SettingsChange",
     "Store",
+    "Subscriptions",
     "TagUsage",
     "Tags",
     "ThreadRecord",

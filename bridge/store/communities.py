@@ -339,6 +339,7 @@ class Communities:
                 person_id=person_id,
                 role=member.role,
                 delivery=member.delivery,
+                digest_frequency=member.digest_frequency,
                 source=MembershipSource.ROSTER,
                 using_db=conn,
             )
@@ -393,6 +394,7 @@ def _member(
         state=m.state,
         state_reason=m.state_reason,
         delivery=m.delivery,
+        digest_frequency=m.digest_frequency,
         source=m.source.value,
         bounce_score=float(m.bounce_score),
         last_bounce_at=as_utc(m.last_bounce_at) if m.last_bounce_at is not None else None,

@@ -106,9 +106,10 @@ class Membership(Model):
     state = fields.CharEnumField(MembershipState, max_length=16, default=MembershipState.ACTIVE)
     state_reason = fields.CharField(max_length=32, null=True)  # why suspended, e.g. "bounces"
     delivery = fields.CharEnumField(DeliveryMode, max_length=16, default=DeliveryMode.EACH)
-    digest_frequency = fields.CharField(max_length=16, default="weekly")  # daily | weekly
+    digest_frequency = fields.CharField(max_length=16, default="weekly")  # daily | weekly | monthly | never
     time_zone = fields.CharField(max_length=64, null=True)  # overrides the person's
     receive_own_posts = fields.BooleanField(default=False)
+    subscribed_at = fields.DatetimeField(null=True)  # when a self-subscription was confirmed
     source = fields.CharEnumField(MembershipSource, max_length=16, default=MembershipSource.ROSTER)
     bounce_score = fields.FloatField(default=0.0)
     last_bounce_at = fields.DatetimeField(null=True)
@@ -409,11 +410,49 @@ class DigestDelivery(Model):
     sent_at = fields.DatetimeField(null=True)
     message_id = fields.CharField(max_length=HEADER_VALUE_LENGTH, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    claimed_by = fields.CharField(max_length=255, null=True)
+    claimed_until = fields.DatetimeField(null=True)  # a sender's lease; past it another may take over
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
 
     class Meta:
         app = APP_LABEL
         table = "digest_delivery"
-        unique_together = (("membership", "period_start", "period_end"),)
+        # The period's end is the slot: one digest per reader and slot, whatever start was computed.
+        unique_together = (("membership", "period_start", "period_end"), ("membership", "period_end"))
+
+
+class FollowedTag(Model):
+    """A tag a reader follows: threads under it rank higher in their digest."""
+
+    id = fields.IntField(primary_key=True)
+    membership: fields.ForeignKeyRelation[Membership] = fields.ForeignKeyField(
+        "store.Membership", related_name=False, on_delete=fields.CASCADE
+    )
+    membership_id: int
+    tag = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        app = APP_LABEL
+        table = "followed_tag"
+        unique_together = (("membership", "tag"),)
+
+
+class DigestFeedback(Model):
+    """A reader's answer to "was this digest useful?"; the latest answer stands."""
+
+    id = fields.IntField(primary_key=True)
+    digest: fields.OneToOneRelation[DigestDelivery] = fields.OneToOneField(
+        "store.DigestDelivery", related_name=False, on_delete=fields.CASCADE
+    )
+    digest_id: int
+    useful = fields.BooleanField()
+    answered_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "digest_feedback"
 
 
 class Setting(Model):

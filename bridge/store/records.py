@@ -69,6 +69,7 @@ class MemberRecord:
     state: MembershipState
     state_reason: str | None
     delivery: DeliveryMode
+    digest_frequency: str
     source: str
     bounce_score: float
     last_bounce_at: datetime | None

@@ -276,7 +276,7 @@ def test_members_command_lists_and_resets(
     row = json.loads(line)
     assert set(row) == {
         "membership_id", "name", "email", "matrix_id", "role", "state", "state_reason", "delivery",
-        "bounce_score", "last_bounce_at",
+        "digest_frequency", "source", "bounce_score", "last_bounce_at",
     }  # fmt: skip
     assert (row["email"], row["matrix_id"], row["role"]) == (
         "ana@example.org",

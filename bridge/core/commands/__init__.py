@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bridge.core.commands import help, moderation, practices, tagging
+from bridge.core.commands import digests, help, moderation, practices, tagging
 from bridge.core.commands.base import (
     COMMAND_PREFIX,
     CORE_TEAM_ROLES,
@@ -26,6 +26,7 @@ ROOM_COMMANDS: tuple[CommandSpec, ...] = (
     *tagging.SPECS,
     *practices.SPECS,
     *moderation.SPECS,
+    *digests.SPECS,
     *help.SPECS,
 )
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from bridge.digest.desk import SubscriptionDesk
 from bridge.relay.moderation import Moderation
 from bridge.relay.room_commands import CommandHandler
+from bridge.relay.room_commands.digests import DigestCommands
 from bridge.relay.room_commands.help import HelpCommands
 from bridge.relay.room_commands.moderation import ModerationCommands
 from bridge.relay.room_commands.practices import PracticeCommands
@@ -17,11 +19,19 @@ from bridge.relay.room_commands.tagging import TaggingCommands
 
 
 def every_family(
-    moderation: Moderation, base_url: str, clock: Callable[[], datetime]
+    moderation: Moderation,
+    base_url: str,
+    clock: Callable[[], datetime],
+    *,
+    digests: SubscriptionDesk | None = None,
 ) -> list[CommandHandler]:
-    return [
+    """The handlers of every family; ``digests`` is absent when the daemon runs without digests."""
+    handlers: list[CommandHandler] = [
         HelpCommands(),
         TaggingCommands(base_url, clock),
         PracticeCommands(base_url, clock),
         ModerationCommands(moderation),
     ]
+    if digests is not None:
+        handlers.append(DigestCommands(digests))
+    return handlers

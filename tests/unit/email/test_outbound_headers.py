@@ -179,3 +179,10 @@ def test_community_names_in_from_and_list_id(name: str, list_id: str) -> None:
     assert mail["From"].addresses[0].display_name == f"Ana Souza via {shown}"
     parsed = parse_list_mail(raw, [replace(PM, name=name)], now=NOW)
     assert parsed.verdict.verdict is MailClass.LOOP
+
+
+def test_list_mail_names_the_request_addresses_for_subscribing_and_help() -> None:
+    """RFC 2369: List-Subscribe and List-Help point at the list's request addresses."""
+    message = compose_post_mail(post())
+    assert message["List-Subscribe"] == "<mailto:pm-practice+subscribe@lists.example.com>"
+    assert message["List-Help"] == "<mailto:pm-practice+request@lists.example.com?subject=help>"
