@@ -63,7 +63,10 @@ async def test_help_lists_only_the_commands_the_asker_may_use(store: Store) -> N
     assert "`!icop tags`" in member
     assert all(f"`!icop {verb} " not in member for verb in ("tag", "practice", "approve", "held"))
     assert "`!icop held`" not in member
-    assert visitor.startswith("You can use `!icop help` here")
+    # A visitor may only ask about digests (and is told there how to subscribe).
+    assert visitor.splitlines()[1:] == [
+        "- `!icop digest [daily|weekly|monthly|off]`: see or set how often the digest comes to you by mail"
+    ]
     unknown = await Asker(ctx, room, store, "@priya:localhost").say("!icop frobnicate")
     assert unknown.startswith("Unknown command `frobnicate`. Commands you can use:")
     assert "`!icop approve" not in unknown
