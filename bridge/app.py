@@ -23,6 +23,7 @@ from aiohttp import web
 from bridge import __version__
 from bridge.config import LoadedConfig
 from bridge.logs import SecretRedactor
+from bridge.relay.faults import FAULTS_ENV, Faults
 from bridge.relay.service import RelayService
 from bridge.store.database import Database, redact
 from bridge.store.migrations import upgrade
@@ -95,7 +96,15 @@ class Bridge:
             log.info("database schema upgraded from %d to %d", before, after)
         log.info("store ready", extra={"database": redact(database.url), "schema": after})
         if not self.components:
-            self.components.append(RelayService(self.loaded, database, self.redactor))
+            try:
+                faults = Faults.from_environ(self.environ)
+            except ValueError as error:
+                raise StartupError(str(error)) from None
+            if faults.active:
+                log.warning(
+                    "%s is set: test-only faults are injected; never set it in a deployment", FAULTS_ENV
+                )
+            self.components.append(RelayService(self.loaded, database, self.redactor, faults=faults))
         for component in self.components:
             await component.start()
             self.web.add_routes(component.web_routes())

@@ -8,9 +8,11 @@ cannot be recalled; the archive shows the post as deleted). Every version is kep
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState, InboundMessage
 from bridge.matrix.events import (
@@ -21,11 +23,15 @@ from bridge.matrix.events import (
     MatrixMessage,
     MatrixReaction,
     MatrixRedaction,
+    MatrixUnreadable,
     SyncBatch,
 )
 from bridge.relay.community import CommunityContext
+from bridge.relay.failures import MessageFailure
+from bridge.relay.faults import NO_FAULTS, Faults, FaultStage
 from bridge.relay.ingest import Ingestor
-from bridge.store import RawMessage, Store
+from bridge.relay.shunt import Shunt
+from bridge.store import NewParked, RawMessage, Store
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +48,11 @@ class MatrixInbound:
         download: Callable[[str], Awaitable[tuple[bytes, str]]] | None = None,
         on_queued: Callable[[], None] = lambda: None,
         intercept: Callable[[CommunityContext, InboundMessage], Awaitable[bool]] | None = None,
+        shunt: Shunt | None = None,
+        faults: Faults = NO_FAULTS,
     ) -> None:
+        self.shunt = shunt  # parks an event that cannot be handled (bridge.relay.shunt)
+        self.faults = faults  # test-only failures (bridge.relay.faults); none in a deployment
         self.intercept = intercept  # room commands and join hints (bridge.relay.moderation), before ingest
         self.download = download  # mxc:// → bytes, so email readers get the file itself
         self.store = store
@@ -56,10 +66,27 @@ class MatrixInbound:
             community = rooms.get(event.room_id)
             if community is None:
                 continue
-            await self.handle_event(community, event)
+            if self.shunt is None:
+                await self.handle_event(community, event)
+            else:
+                await self._shunted(self.shunt, community, event, batch.sources.get(event_id_of(event), {}))
+
+    async def _shunted(
+        self, shunt: Shunt, community: CommunityContext, event: MatrixEvent, source: Mapping[str, Any]
+    ) -> None:
+        """One event behind the shunt: one that cannot be handled is parked and the batch goes on."""
+        await shunt.handle(
+            Channel.MATRIX,
+            event_id_of(event),
+            lambda: self.handle_event(community, event),
+            lambda: _to_park(community, event, source),
+        )
 
     async def handle_event(self, community: CommunityContext, event: MatrixEvent) -> None:
+        if isinstance(event, MatrixUnreadable):
+            raise MessageFailure(f"unreadable event: {event.reason}")
         if isinstance(event, MatrixMessage):
+            self.faults.check(FaultStage.HANDLER, event.message.text)
             if self.intercept is not None and await self.intercept(community, event.message):
                 return  # a command to the bridge: answered, never relayed
             message = await self._with_files(community, event.message)
@@ -163,6 +190,26 @@ class MatrixInbound:
         await self.store.reactions.add(
             community.id, reaction.target_event_id, reaction.event_id, reaction.key, reaction.sender
         )
+
+
+def event_id_of(event: MatrixEvent) -> str:
+    return event.message.origin_key if isinstance(event, MatrixMessage) else event.event_id
+
+
+def _to_park(community: CommunityContext, event: MatrixEvent, source: Mapping[str, Any]) -> NewParked:
+    sender = event.message.sender_address if isinstance(event, MatrixMessage) else event.sender
+    text = event.message.text if isinstance(event, MatrixMessage) else None
+    return NewParked(
+        channel=Channel.MATRIX,
+        source=event.room_id,
+        origin=event_id_of(event),
+        data=json.dumps(source, ensure_ascii=False).encode("utf-8", "replace"),
+        reason="",
+        failure="",
+        community_id=community.id,
+        sender=sender,
+        subject=" ".join(text.split())[:200] if text else None,
+    )
 
 
 def raw_event(event_json: bytes) -> RawMessage:

@@ -22,6 +22,7 @@ from bridge.core.subjects import normalize_subject, parse_subject, subject_from_
 from bridge.core.threading import KnownRefs, SubjectCandidate, ThreadChoice, ids_to_look_up, resolve_thread
 from bridge.core.tokens import verify_reply_token
 from bridge.relay.community import CommunityContext
+from bridge.relay.faults import NO_FAULTS, Faults, FaultStage
 from bridge.store import NewThread, RawMessage, Store, Transaction
 from bridge.store.batches import Batches
 
@@ -66,7 +67,9 @@ class Ingestor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_queued: Callable[[], None] = lambda: None,
         gate: HoldGate | None = None,
+        faults: Faults = NO_FAULTS,
     ) -> None:
+        self.faults = faults  # test-only failures (bridge.relay.faults); none in a deployment
         self.gate = gate  # bans and held-post notices (bridge.relay.moderation)
         self.store = store
         self.batches = Batches(store.db)
@@ -144,6 +147,7 @@ class Ingestor:
                 now=now,
                 tx=inner,
             )
+            self.faults.check(FaultStage.STORE, f"{message.subject or ''}\n{message.text}")
             keys = {d.batch_key for d in deliveries if d.batch_key}
             if not result.duplicate:
                 for key in keys:

@@ -10,6 +10,7 @@ homeserver or mail server that is down at start delays the bridge; it does not s
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -30,6 +31,8 @@ from bridge.matrix.session import MatrixError, MatrixSession
 from bridge.matrix.sync import SyncLoop
 from bridge.relay.bounces import BounceHandler, MailAndRoomNotices, bounce_policy
 from bridge.relay.community import CommunityContext
+from bridge.relay.failures import MessageFailure
+from bridge.relay.faults import NO_FAULTS, Faults
 from bridge.relay.from_email import MailInbound
 from bridge.relay.from_matrix import MatrixInbound
 from bridge.relay.ingest import Ingestor
@@ -38,7 +41,9 @@ from bridge.relay.mail_courier import MailCourier
 from bridge.relay.matrix_courier import MatrixCourier
 from bridge.relay.moderation import Moderation, RoomModeration, SenderGate
 from bridge.relay.notices import NoticeCourier
+from bridge.relay.parked import ParkedNotices, ParkedWork
 from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince
+from bridge.relay.shunt import Shunt
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
 from bridge.store import Database, OutboxEntry, RetryPolicy, Store
@@ -54,8 +59,14 @@ class RelayService:
     name = "relay"
 
     def __init__(
-        self, loaded: LoadedConfig, database: Database, redactor: SecretRedactor | None = None
+        self,
+        loaded: LoadedConfig,
+        database: Database,
+        redactor: SecretRedactor | None = None,
+        *,
+        faults: Faults = NO_FAULTS,
     ) -> None:
+        self.faults = faults  # test-only (bridge.relay.faults); none in a deployment
         self.loaded = loaded
         config = loaded.config
         outbox = config.outbox
@@ -78,6 +89,8 @@ class RelayService:
         self.ingestor: Ingestor | None = None
         self.moderation: Moderation | None = None
         self.signing_key: bytes | None = None
+        self.parked: ParkedWork | None = None
+        self.shunt: Shunt | None = None
 
     # -- secrets -----------------------------------------------------------------------------
     def _read(self, ref: SecretRef | None) -> str | None:
@@ -131,23 +144,35 @@ class RelayService:
             for channel in (Channel.MATRIX, Channel.EMAIL)
         }
         self.moderation = Moderation(self.store, on_queued=self._wake)
-        self.ingestor = Ingestor(self.store, key, on_queued=self._wake, gate=self.moderation)
+        self.ingestor = Ingestor(
+            self.store, key, on_queued=self._wake, gate=self.moderation, faults=self.faults
+        )
         imap = config.mail.imap
+        mail_inbound = MailInbound(
+            self.store,
+            self.ingestor,
+            self._by_slug,
+            sender_gate=SenderGate(self.store, key, config.mail.trusted_authserv_ids),
+            bounces=BounceHandler(
+                self.store,
+                bounce_policy(config.mail),
+                MailAndRoomNotices(self.smtp, MatrixSender(self.session).send),
+            ),
+            faults=self.faults,
+        )
+        self.parked = ParkedWork(
+            self.store,
+            self._by_id,
+            mail=mail_inbound.handle,
+            notices=ParkedNotices(self.store, self.smtp, MatrixSender(self.session).send),
+        )
+        self.shunt = Shunt(self.store.parked, on_parked=self.parked.wake)
+        mailbox_key = f"imap:{imap.user}@{imap.host}/{imap.mailbox}"
         self.inbox = ImapInbox(
             imap,
             self._read(loaded.secret(imap.password_env, imap.password_file)) or "",
-            cursor=StoredInboxCursor(self.store.cursors, f"imap:{imap.user}@{imap.host}/{imap.mailbox}"),
-            handle=MailInbound(
-                self.store,
-                self.ingestor,
-                self._by_slug,
-                sender_gate=SenderGate(self.store, key, config.mail.trusted_authserv_ids),
-                bounces=BounceHandler(
-                    self.store,
-                    bounce_policy(config.mail),
-                    MailAndRoomNotices(self.smtp, MatrixSender(self.session).send),
-                ),
-            ).handle,
+            cursor=StoredInboxCursor(self.store.cursors, mailbox_key),
+            handle=mail_inbound.shunted(self.shunt, mailbox_key),
         )
 
     async def _sync_communities(self) -> None:
@@ -202,6 +227,7 @@ class RelayService:
             "mailbox": self._mailbox_loop,
             "outbox.matrix": self.workers[Channel.MATRIX].run,
             "outbox.email": self.workers[Channel.EMAIL].run,
+            "parked": self._parked_loop,
         }
 
     # -- loops -------------------------------------------------------------------------------
@@ -233,9 +259,11 @@ class RelayService:
             download=session.download,
             on_queued=self._wake,
             intercept=RoomModeration(self.moderation, MatrixSender(session).send).intercept,
+            shunt=self.shunt,
+            faults=self.faults,
         )
         since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
-        await SyncLoop(
+        sync = SyncLoop(
             session,
             load_since=since.load,
             save_since=since.save,
@@ -243,7 +271,22 @@ class RelayService:
             rooms=room_ids,
             timeout_ms=int(self.loaded.config.matrix.sync_timeout_seconds * 1000),
             community_slugs={c.room_id: c.slug for c in self.communities.values() if c.room_id},
-        ).run()
+        )
+
+        async def reprocess_event(room_id: str, data: bytes) -> None:
+            community = self._by_room().get(room_id)
+            if community is None:
+                raise MessageFailure(f"room {room_id} is no longer a community's room")
+            await inbound.handle_event(community, await sync.convert(room_id, json.loads(data)))
+
+        assert self.parked is not None
+        self.parked.event = reprocess_event
+        await sync.run()
+
+    async def _parked_loop(self) -> None:
+        assert self.parked is not None
+        await self.rooms_ready.wait()
+        await self.parked.run()
 
     async def _mailbox_loop(self) -> None:
         assert self.inbox is not None

@@ -12,6 +12,7 @@ from bridge.store.digests import DigestRecord, Digests
 from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
+from bridge.store.parked import NewParked, ParkedMessages, ParkedRecord
 from bridge.store.posts import Posts
 from bridge.store.reactions import Reactions
 from bridge.store.records import (
@@ -41,6 +42,7 @@ class Store:
         self.cursors = Cursors(db)
         self.digests = Digests(db)
         self.settings = Settings(db)
+        self.parked = ParkedMessages(db)
 
 
 __all__ = [
@@ -55,9 +57,12 @@ __all__ = [
     "Digests",
     "IngestResult",
     "MemberRecord",
+    "NewParked",
     "NewThread",
     "Outbox",
     "OutboxEntry",
+    "ParkedMessages",
+    "ParkedRecord",
     "PersonRecord",
     "PostRecord",
     "PostRef",

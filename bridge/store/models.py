@@ -38,6 +38,17 @@ FILENAME_LENGTH = 255  # attachment file names and content types
 URL_LENGTH = 2048
 
 
+class ParkedState(StrEnum):
+    """A parked message's life: waiting for a convener, queued for the daemon to re-process, being
+    re-processed, handled after all, or discarded by a convener."""
+
+    PARKED = "parked"
+    QUEUED = "queued"
+    RETRYING = "retrying"
+    DONE = "done"
+    DISCARDED = "discarded"
+
+
 class IdentityKind(StrEnum):
     EMAIL = "email"
     MATRIX = "matrix"
@@ -481,3 +492,40 @@ class JoinHint(Model):
         app = APP_LABEL
         table = "join_hint"
         unique_together = (("community", "address"),)
+
+
+class ParkedMessage(Model):
+    """A message that could not be handled (DESIGN §8): its raw bytes and why, so the stream moved on.
+
+    ``origin`` identifies it across replays (the SHA-256 of a mail, a Matrix event id): the same message
+    failing again updates its row instead of parking it twice. ``source`` is where it came from (the
+    mailbox's cursor key, or the room id a Matrix event needs to be read again).
+    """
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharEnumField(Channel, max_length=16)
+    source = fields.CharField(max_length=EVENT_ID_LENGTH)
+    origin = fields.CharField(max_length=EVENT_ID_LENGTH)
+    position = fields.CharField(max_length=64, null=True)  # UIDVALIDITY:UID in the mailbox
+    community: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.SET_NULL, null=True
+    )
+    community_id: int | None
+    sender = fields.CharField(max_length=ADDRESS_LENGTH, null=True)
+    subject = fields.CharField(max_length=HEADER_VALUE_LENGTH, null=True)
+    data = fields.BinaryField()  # the raw mail, or the event JSON
+    size = fields.BigIntField()
+    reason = fields.TextField()
+    failure = fields.CharField(max_length=16)  # permanent | unexpected
+    attempts = fields.IntField(default=1)
+    state = fields.CharEnumField(ParkedState, max_length=16, default=ParkedState.PARKED)
+    parked_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    told_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = APP_LABEL
+        table = "parked_message"
+        unique_together = (("channel", "origin"),)
+        indexes = (("state",),)
