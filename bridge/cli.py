@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         decide.add_argument("id", type=int, help="the held post's number (from icop held list)")
         decide.add_argument("--reason", help="mailed to a sender who wrote by mail")
 
+    from bridge import parked_commands
+
+    parked_commands.add_parser(commands)
+
     members = commands.add_parser("members", help="list a community's members; reset bounce scores")
     members.add_argument("--community", metavar="SLUG", help="the community (required)")
     members.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -139,4 +143,6 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return asyncio.run(commands.held(loaded, args))
     if args.command == "members":
         return asyncio.run(commands.members(loaded, args))
+    if args.command == "parked":
+        return asyncio.run(commands.parked(loaded, args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

@@ -171,6 +171,13 @@ async def _held(store: Store, loaded: LoadedConfig, args: argparse.Namespace) ->
     return 0 if decision.done else 1
 
 
+async def parked(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """``icop parked list|show|retry|discard`` (bridge.parked_commands)."""
+    from bridge import parked_commands
+
+    return await _with_store(loaded, lambda store: parked_commands.run(store, loaded, args))
+
+
 async def members(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     """``icop members --community SLUG [--json]`` and ``icop members reset-bounces EMAIL --community SLUG``.
 
