@@ -81,10 +81,9 @@ class Counter:
 
 
 async def posts(store: Store) -> list[Any]:
-    rows = await store.db.fetch(
+    return await store.db.fetch(
         'SELECT "id", "subject", "author_name", "body_text" FROM "post" ORDER BY "id"'
     )
-    return rows
 
 
 async def setup(database: Database, faults: Faults) -> tuple[Store, MailInbound, Shunt, Counter]:
