@@ -30,6 +30,7 @@ from bridge.email.addresses import (
     reply_token_from_address,
 )
 from bridge.email.header_text import addr_specs, header_text, mailbox, parse_date, raw_first, raw_values
+from bridge.email.mail_shape import mail_shape
 from bridge.email.mime_parts import BodyPiece, MailBody, extract_body
 from bridge.formatting.charset import decode_bytes
 from bridge.formatting.html_text import html_to_text
@@ -208,6 +209,7 @@ def _classify(message: Message, communities: Sequence[ListIdentity], match: _Lis
     ordered = ([match.community] if match.community else []) + list(communities)
     list_ids = [c.list_id for c in communities]
     seen: set[tuple[str, str]] = set()
+    shape = mail_shape(message)
     verdict = MailVerdict(MailClass.RELAY, "no automatic or looping signs")
     for community in ordered:
         key = (community.domain, community.own_message_id_domain)
@@ -219,6 +221,7 @@ def _classify(message: Message, communities: Sequence[ListIdentity], match: _Lis
             own_domain=community.domain,
             list_ids=list_ids,
             own_message_id_domain=community.own_message_id_domain,
+            shape=shape,
         )
         if not found.relay:
             verdict = found
