@@ -15,6 +15,8 @@ from bridge.store.records import CommunityRecord
 class CommunityContext:
     config: CommunityConfig
     record: CommunityRecord
+    moderators_room_id: str | None = None
+    """The resolved ``moderators_room``, once the Matrix loop has joined it."""
 
     @property
     def id(self) -> int:

@@ -50,7 +50,11 @@ class MatrixInbound:
         intercept: Callable[[CommunityContext, InboundMessage], Awaitable[bool]] | None = None,
         shunt: Shunt | None = None,
         faults: Faults = NO_FAULTS,
+        moderators: Callable[[], Mapping[str, CommunityContext]] = dict,
+        in_moderators_room: Callable[[CommunityContext, InboundMessage], Awaitable[None]] | None = None,
     ) -> None:
+        self.moderators = moderators  # moderators' room id → its community, read at each batch
+        self.in_moderators_room = in_moderators_room  # answers commands there (bridge.relay.moderation)
         self.shunt = shunt  # parks an event that cannot be handled (bridge.relay.shunt)
         self.faults = faults  # test-only failures (bridge.relay.faults); none in a deployment
         self.intercept = intercept  # room commands and join hints (bridge.relay.moderation), before ingest
@@ -61,26 +65,34 @@ class MatrixInbound:
         self.on_queued = on_queued
 
     async def handle(self, batch: SyncBatch) -> None:
-        rooms = self.rooms()
+        rooms, moderators = self.rooms(), self.moderators()
         for event in batch.events:
             community = rooms.get(event.room_id)
+            private = community is None
+            community = community or moderators.get(event.room_id)
             if community is None:
                 continue
-            if self.shunt is None:
-                await self.handle_event(community, event)
-            else:
-                await self._shunted(self.shunt, community, event, batch.sources.get(event_id_of(event), {}))
+            await self._shunted(community, event, batch.sources.get(event_id_of(event), {}), private=private)
 
     async def _shunted(
-        self, shunt: Shunt, community: CommunityContext, event: MatrixEvent, source: Mapping[str, Any]
+        self, community: CommunityContext, event: MatrixEvent, source: Mapping[str, Any], *, private: bool
     ) -> None:
         """One event behind the shunt: one that cannot be handled is parked and the batch goes on."""
-        await shunt.handle(
+        work = self._moderators_event if private else self.handle_event
+        if self.shunt is None:
+            await work(community, event)
+            return
+        await self.shunt.handle(
             Channel.MATRIX,
             event_id_of(event),
-            lambda: self.handle_event(community, event),
+            lambda: work(community, event),
             lambda: _to_park(community, event, source),
         )
+
+    async def _moderators_event(self, community: CommunityContext, event: MatrixEvent) -> None:
+        """Only commands are read in the moderators' room; nothing said there is relayed."""
+        if isinstance(event, MatrixMessage) and self.in_moderators_room is not None:
+            await self.in_moderators_room(community, event.message)
 
     async def handle_event(self, community: CommunityContext, event: MatrixEvent) -> None:
         if isinstance(event, MatrixUnreadable):

@@ -70,6 +70,10 @@ class HeldPost:
             f"{self.id}: {self.sender_name or self.sender} <{self.sender}> ({self.channel}): {self.summary}"
         )
 
+    def short(self) -> str:
+        """What the community's room may read: the number and the channel, nothing of the sender."""
+        return f"{self.id} ({'by email' if self.channel == Channel.EMAIL.value else 'in the room'})"
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -79,6 +83,12 @@ class Decision:
     message: str
     post_id: int | None = None
     deliveries: int = 0
+    public: str = ""
+    """The same answer for the community's room: without the sender's name or address."""
+
+    @property
+    def for_room(self) -> str:
+        return self.public or self.message
 
 
 class Moderation:
@@ -100,12 +110,16 @@ class Moderation:
         return await self.log.is_banned(community.id, sender)
 
     async def held_notices(self, community: CommunityContext) -> list[DeliverySpec]:
-        """The room once and every active convener by mail."""
+        """The room once (the short form), the moderators' room when there is one (in full), and every
+        active convener and core member by mail (in full)."""
         specs = []
         if community.room_id:
             specs.append(DeliverySpec(Channel.MATRIX, community.room_id, DeliveryKind.NOTICE))
+        if community.moderators_room_id and community.moderators_room_id != community.room_id:
+            specs.append(DeliverySpec(Channel.MATRIX, community.moderators_room_id, DeliveryKind.NOTICE))
         for member in await self.store.communities.recipients(community.id):
-            if member.role is Role.CONVENER and member.state is MembershipState.ACTIVE and member.email:
+            moderates = member.role in (Role.CONVENER, Role.CORE)
+            if moderates and member.state is MembershipState.ACTIVE and member.email:
                 specs.append(
                     DeliverySpec(
                         Channel.EMAIL, member.email, DeliveryKind.NOTICE, membership_id=member.membership_id
@@ -165,7 +179,11 @@ class Moderation:
             extra={"community": community.slug, "post": post_id, "by": by, "deliveries": len(deliveries)},
         )
         return Decision(
-            True, f"Approved post {post_id} from {sender_label(post)}: relayed.", post_id, len(deliveries)
+            True,
+            f"Approved post {post_id} from {sender_label(post)}: relayed.",
+            post_id,
+            len(deliveries),
+            public=f"Approved post {post_id}: relayed.",
         )
 
     async def reject(
@@ -183,11 +201,13 @@ class Moderation:
         if ban and post.author_id is not None:
             # A member's post is held when its From was refuted: banning the address would punish the
             # member for a forger. Members leave through the roster, not through a ban.
+            instead = f"`!icop reject {post_id}` it instead; a member is removed through the roster."
             return Decision(
                 False,
                 f"Post {post_id} carries the address of a member ({post.author_address}), perhaps forged: "
-                f"`!icop reject {post_id}` it instead; a member is removed through the roster.",
+                + instead,
                 post_id,
+                public=f"Post {post_id} carries the address of a member, perhaps forged: " + instead,
             )
         told = post.origin_channel is Channel.EMAIL
         notices = [DeliverySpec(Channel.EMAIL, post.author_address, DeliveryKind.NOTICE)] if told else []
@@ -213,10 +233,15 @@ class Moderation:
         )
         verb = "Rejected" if not ban else "Rejected and banned the sender of"
         tail = " The sender is told by mail." if told else ""
+        public_tail = tail + (" Later posts from the same sender will be rejected." if ban else "")
         if ban:
             tail += f" Later posts from {post.author_address} will be rejected."
         return Decision(
-            True, f"{verb} post {post_id} from {sender_label(post)}.{tail}", post_id, len(notices)
+            True,
+            f"{verb} post {post_id} from {sender_label(post)}.{tail}",
+            post_id,
+            len(notices),
+            public=f"{verb} post {post_id}.{public_tail}",
         )
 
     async def ban(
@@ -262,6 +287,16 @@ class RoomModeration:
             await self._tell_how_to_join(community, message)
         return False
 
+    async def in_moderators_room(self, community: CommunityContext, message: InboundMessage) -> None:
+        """A message in the community's moderators' room: commands are answered there in full; nothing
+        said there is ever relayed."""
+        command = parse_command(message.text)
+        if command is None or community.moderators_room_id is None:
+            return
+        member = await self._member(community, message.sender_address)
+        answer = await self._answer(community, message, command, member, private=True)
+        await self._reply(community, message, answer, "command", room_id=community.moderators_room_id)
+
     async def _member(self, community: CommunityContext, sender: str) -> Recipient | None:
         person = await self.store.communities.person_by_matrix_id(sender)
         return await self.store.communities.member(community.id, person.id) if person else None
@@ -272,7 +307,10 @@ class RoomModeration:
         message: InboundMessage,
         command: ModerationCommand | CommandError,
         member: Recipient | None,
+        *,
+        private: bool = False,
     ) -> str:
+        """The answer to a command; ``private`` (the moderators' room) shows who sent what."""
         who = message.sender_address
         if not may_moderate(member.role if member else None, member.state if member else None):
             log.info("moderation command refused", extra={"community": community.slug, "sender": who})
@@ -289,7 +327,13 @@ class RoomModeration:
             held = await moderation.held(community)
             if not held:
                 return "No posts are held."
-            return "Held posts:\n" + "\n".join(h.line() for h in held)
+            if private:
+                return "Held posts:\n" + "\n".join(h.line() for h in held)
+            where = "by mail" + (" and in the moderators' room" if community.moderators_room_id else "")
+            return (
+                f"Held posts: {', '.join(h.short() for h in held)}. "
+                f"The conveners and core team have the details {where}."
+            )
         assert command.post_id is not None
         if command.name is CommandName.APPROVE:
             decision = await moderation.approve(community, command.post_id, who)
@@ -297,7 +341,7 @@ class RoomModeration:
             decision = await moderation.reject(community, command.post_id, who, command.reason)
         else:
             decision = await moderation.ban(community, command.post_id, who, command.reason)
-        return decision.message
+        return decision.message if private else decision.for_room
 
     async def _tell_how_to_join(self, community: CommunityContext, message: InboundMessage) -> None:
         who = message.sender_address
@@ -330,8 +374,10 @@ class RoomModeration:
         what: str,
         *,
         must: bool = False,
+        room_id: str | None = None,
     ) -> None:
-        assert community.room_id is not None
+        room_id = room_id or community.room_id
+        assert room_id is not None
         content: dict[str, Any] = {
             "msgtype": "m.notice",
             "body": text,
@@ -341,7 +387,7 @@ class RoomModeration:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": message.matrix_event_id}}
         txn = f"icop.{what}.{message.matrix_event_id or message.origin_key}"
         try:
-            await self.send(community.room_id, content, txn)
+            await self.send(room_id, content, txn)
         except Exception as error:
             log.warning("could not answer in the room: %s", error, extra={"community": community.slug})
             if must:

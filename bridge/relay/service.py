@@ -91,6 +91,7 @@ class RelayService:
         self.signing_key: bytes | None = None
         self.parked: ParkedWork | None = None
         self.shunt: Shunt | None = None
+        self.moderators_rooms: dict[int, str] = {}  # community id → its moderators' room id, once joined
 
     # -- secrets -----------------------------------------------------------------------------
     def _read(self, ref: SecretRef | None) -> str | None:
@@ -164,7 +165,12 @@ class RelayService:
             self.store,
             self._by_id,
             mail=mail_inbound.handle,
-            notices=ParkedNotices(self.store, self.smtp, MatrixSender(self.session).send),
+            notices=ParkedNotices(
+                self.store,
+                self.smtp,
+                MatrixSender(self.session).send,
+                moderators_rooms=lambda: self.moderators_rooms,
+            ),
         )
         self.shunt = Shunt(self.store.parked, on_parked=self.parked.wake)
         mailbox_key = f"imap:{imap.user}@{imap.host}/{imap.mailbox}"
@@ -245,22 +251,27 @@ class RelayService:
                 room_id = context.room_id  # known from an earlier run; the alias may be briefly broken
             if room_id != context.room_id:
                 await self.store.communities.set_room_id(context.id, room_id)
+            await self._resolve_moderators_room(context)
         await self._refresh_communities()
         room_ids = {c.room_id for c in self.communities.values() if c.room_id}
+        room_ids |= set(self.moderators_rooms.values())
         waiting = await session.ensure_joined(room_ids)
         for room_id in waiting:
             log.warning("not in room %s yet: invite %s to it", room_id, session.user_id)
         self.rooms_ready.set()
         assert self.moderation is not None
+        room_moderation = RoomModeration(self.moderation, MatrixSender(session).send)
         inbound = MatrixInbound(
             self.store,
             self.ingestor,
             self._by_room,
             download=session.download,
             on_queued=self._wake,
-            intercept=RoomModeration(self.moderation, MatrixSender(session).send).intercept,
+            intercept=room_moderation.intercept,
             shunt=self.shunt,
             faults=self.faults,
+            moderators=self._by_moderators_room,
+            in_moderators_room=room_moderation.in_moderators_room,
         )
         since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
         sync = SyncLoop(
@@ -270,7 +281,10 @@ class RelayService:
             handle=inbound.handle,
             rooms=room_ids,
             timeout_ms=int(self.loaded.config.matrix.sync_timeout_seconds * 1000),
-            community_slugs={c.room_id: c.slug for c in self.communities.values() if c.room_id},
+            community_slugs={
+                **{room: self.communities[cid].slug for cid, room in self.moderators_rooms.items()},
+                **{c.room_id: c.slug for c in self.communities.values() if c.room_id},
+            },
         )
 
         async def reprocess_event(room_id: str, data: bytes) -> None:
@@ -298,16 +312,43 @@ class RelayService:
         for worker in self.workers.values():
             worker.wake()
 
+    async def _resolve_moderators_room(self, context: CommunityContext) -> None:
+        """The configured moderators' room as a room id; without it, details go by mail only."""
+        assert self.session is not None
+        wanted = context.config.moderators_room
+        if wanted is None:
+            return
+        try:
+            self.moderators_rooms[context.id] = await self.session.resolve_room(wanted)
+        except MatrixError as error:
+            log.warning(
+                "moderators' room %s not found (%s): held posts are told by mail only",
+                wanted,
+                error,
+                extra={"community": context.slug},
+            )
+
     async def _refresh_communities(self) -> None:
         configs = {c.slug: c for c in self.loaded.config.community}
         records = await self.store.communities.all()
-        self.communities = {r.id: CommunityContext(configs[r.slug], r) for r in records if r.slug in configs}
+        self.communities = {
+            r.id: CommunityContext(configs[r.slug], r, self.moderators_rooms.get(r.id))
+            for r in records
+            if r.slug in configs
+        }
 
     def _by_id(self) -> Mapping[int, CommunityContext]:
         return self.communities
 
     def _by_slug(self) -> Mapping[str, CommunityContext]:
         return {c.slug: c for c in self.communities.values()}
+
+    def _by_moderators_room(self) -> Mapping[str, CommunityContext]:
+        return {
+            room: self.communities[cid]
+            for cid, room in self.moderators_rooms.items()
+            if cid in self.communities
+        }
 
     def _by_room(self) -> Mapping[str, CommunityContext]:
         return {c.room_id: c for c in self.communities.values() if c.room_id}
