@@ -42,6 +42,7 @@ class DemoCommunity:
     list_address: str
     bot: MatrixUser
     members: dict[str, DemoMember] = field(default_factory=dict)
+    moderators_room_id: str | None = None
 
     def member(self, key: str) -> DemoMember:
         return self.members[key]
@@ -58,6 +59,7 @@ def prepare_community(
     user_suffix: str = "",
     web_port: int = 0,
     extra_config: str = "",
+    moderators_room: bool = False,
 ) -> DemoCommunity:
     """Register the bot and two chat members, create the room, write ``directory/icop.toml``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,12 @@ def prepare_community(
     room_alias = f"#{alias_name}:{stack.server_name}"
     room_id = _create_public_room(stack.homeserver_url, ana.access_token, alias_name, name)
     _join(stack.homeserver_url, kenji.access_token, room_id)
+    moderators_room_id = None
+    if moderators_room:  # private: Ana (convener) and Kenji (core) read it; the bridge is invited
+        moderators_room_id = _create_private_room(
+            stack.homeserver_url, ana.access_token, f"{name} moderators", [kenji.user_id, bot.user_id]
+        )
+        _join(stack.homeserver_url, kenji.access_token, moderators_room_id)
     list_address = f"{slug}{user_suffix}@{LIST_DOMAIN}"
     members = {
         "ana": DemoMember(
@@ -103,6 +111,7 @@ def prepare_community(
             batch_quiet_seconds=batch_quiet_seconds,
             web_port=web_port,
             extra=extra_config,
+            moderators_room_id=moderators_room_id,
         )
     )
     return DemoCommunity(
@@ -114,6 +123,7 @@ def prepare_community(
         list_address=list_address,
         bot=bot,
         members=members,
+        moderators_room_id=moderators_room_id,
     )
 
 
@@ -130,6 +140,7 @@ def _config_text(
     batch_quiet_seconds: float,
     web_port: int,
     extra: str,
+    moderators_room_id: str | None = None,
 ) -> str:
     roster = "".join(
         f"\n[[community.member]]\nname = {json.dumps(m.name)}\nemail = {json.dumps(m.email)}\n"
@@ -179,6 +190,7 @@ time_zone = "Europe/Dublin"
 relay_policy = "{relay_policy}"
 batch_quiet_seconds = {batch_quiet_seconds}
 batch_max_delay_seconds = {max(batch_quiet_seconds * 6, 30)}
+{f'moderators_room = "{moderators_room_id}"' if moderators_room_id else ""}
 {roster}"""
 
 
@@ -213,6 +225,13 @@ def _create_public_room(homeserver: str, token: str, alias_name: str, name: str)
         "POST",
         "/createRoom",
         {"preset": "public_chat", "room_alias_name": alias_name, "name": name, "visibility": "public"},
+    )
+    return str(answer["room_id"])
+
+
+def _create_private_room(homeserver: str, token: str, name: str, invite: list[str]) -> str:
+    answer = _client_api(
+        homeserver, token, "POST", "/createRoom", {"preset": "private_chat", "name": name, "invite": invite}
     )
     return str(answer["room_id"])
 

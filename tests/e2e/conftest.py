@@ -39,6 +39,8 @@ class RunningBridge:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     starts: int = field(default=0)
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of the daemon (e.g. ICOP_TEST_FAULTS, ICOP_DATABASE_URL), kept across restarts."""
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
@@ -49,7 +51,7 @@ class RunningBridge:
                 [sys.executable, "-m", "bridge", "--config", str(self.community.config_path), "run"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
@@ -107,14 +109,15 @@ async def wait_for(probe: Callable[[], Any], timeout: float, what: str, interval
 async def bridge_factory(
     stack: Stack, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Awaitable[RunningBridge]]]:
-    """``await bridge_factory(relay_policy="batched")``: a fresh community and its running daemon."""
+    """``await bridge_factory(relay_policy="batched")``: a fresh community and its running daemon;
+    ``env={...}`` adds to the daemon's environment."""
     bridges: list[RunningBridge] = []
 
-    async def make(**options: Any) -> RunningBridge:
+    async def make(*, env: dict[str, str] | None = None, **options: Any) -> RunningBridge:
         suffix = f"-{secrets.token_hex(3)}"
         directory = tmp_path / f"bridge{suffix}"
         community = prepare_community(stack, directory, user_suffix=suffix, web_port=free_port(), **options)
-        bridge = RunningBridge(stack, community, directory / "icop.log")
+        bridge = RunningBridge(stack, community, directory / "icop.log", env=dict(env or {}))
         bridges.append(bridge)
         bridge.start()
         await wait_for(lambda: "icop-bridge running" in bridge.log(), WAIT_SECONDS, "icop run to start")
