@@ -86,7 +86,7 @@ class MailInbound:
         self.faults.check(FaultStage.HANDLER, fetched.raw)
         parsed = self._parse(fetched.raw, communities)
         message = parsed.message
-        context = {"uid": fetched.uid, "message_id": message.email_message_id or message.origin_key}
+        context = {"uid": fetched.uid, "message_id": (message.email_message_id or message.origin_key)[:200]}
         if parsed.defects:
             log.debug("mail has defects: %s", ", ".join(parsed.defects), extra=context)
         community = communities.get(parsed.community_slug or "")
