@@ -18,23 +18,34 @@ while the next one is handled, and a parked message re-processed after the cause
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import make_msgid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bridge.cli import main
 from bridge.core.model import Channel
 from bridge.email.inbox import FetchedMail
+from bridge.matrix.from_matrix import convert_event
+from bridge.matrix.sync import SyncLoop
 from bridge.relay.faults import Faults, FaultStage
 from bridge.relay.from_email import MailInbound
+from bridge.relay.from_matrix import MatrixInbound
 from bridge.relay.ingest import Ingestor
 from bridge.relay.parked import ParkedNotices, ParkedWork
 from bridge.relay.shunt import Shunt
 from bridge.store import Database, NewParked, Store
+from bridge.store.migrations import upgrade
 from bridge.store.models import ParkedState
 from tests.relay.test_ingest import KEY, community
+from tests.unit.config.test_load import ENV, VALID
+from tests.unit.matrix.test_sync_loop import ScriptedSession, joined, sync_answer
+from tests.unit.matrix.test_sync_loop import message as sync_message
 
 FAULTS = Faults(
     {FaultStage.PARSE: "BREAK-PARSER", FaultStage.STORE: "BREAK-STORE", FaultStage.HANDLER: "BREAK-HANDLER"}
@@ -238,3 +249,120 @@ async def setup_again(store: Store) -> tuple[Store, MailInbound, None, None]:
     """The same community after an upgrade: no faults any more."""
     context = await community(store)
     return store, MailInbound(store, Ingestor(store, KEY), lambda: {context.slug: context}), None, None
+
+
+def test_parked_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`icop parked list --json` in the documented shape; `show` writes the raw bytes; `retry` queues
+    (exit 1 naming an id that is not parked); `discard`; `--wait` without a daemon runs out: exit 1;
+    an unknown community: exit 2."""
+    config = tmp_path / "icop.toml"
+    config.write_text(VALID, encoding="utf-8")
+    url = f"sqlite://{tmp_path / 'icop.sqlite3'}"
+    monkeypatch.setenv("ICOP_DATABASE_URL", url)
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    raw = member_mail("parked body")
+
+    async def prepare() -> None:
+        async with Database(url) as db:
+            await upgrade(db)
+            store = Store(db)
+            for n in (1, 2):
+                item = NewParked(
+                    Channel.EMAIL, "imap:x", f"sha256:{n}", raw, f"ValueError: bad {n}", "permanent",
+                    position=f"7:{n}", sender="siobhan@example.ie", subject="Planning",
+                )  # fmt: skip
+                await store.parked.park(item, datetime.now(UTC))
+
+    asyncio.run(prepare())
+    icop = ["--config", str(config), "parked"]
+    assert main([*icop, "list", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [set(r) for r in rows] == [{
+        "id", "community", "channel", "source", "position", "origin", "sender", "subject", "size", "reason",
+        "failure", "attempts", "state", "parked_at", "updated_at", "told_at", "resolved_at",
+    }] * 2  # fmt: skip
+    assert [(r["id"], r["state"], r["size"], r["reason"], r["community"]) for r in rows] == [
+        (1, "parked", len(raw), "ValueError: bad 1", None),
+        (2, "parked", len(raw), "ValueError: bad 2", None),
+    ]
+    assert main([*icop, "show", "1"]) == 0
+    assert capsys.readouterr().out.encode() == raw
+    assert main([*icop, "retry", "1", "99"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "1 parked message queued for re-processing\n"
+    assert err == "icop: not parked or discarded: 99\n"
+    assert main([*icop, "discard", "2"]) == 0
+    assert main([*icop, "list", "--state", "all"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in listing[-2:]] == ["queued", "discarded"]
+    assert main([*icop, "retry", "2", "--wait", "0.5"]) == 1  # no daemon to re-process it
+    assert "still queued after 0.5 s" in capsys.readouterr().err
+    assert main([*icop, "list", "--community", "nope"]) == 2
+
+
+async def test_a_matrix_event_that_cannot_be_converted_or_handled_is_parked(database: Database) -> None:
+    """The converter chokes on $e2 (a bug no test foresaw) and the handler raises on $e4 three times: both
+    are parked with their JSON, the other events are stored, and the sync position moves on."""
+    store = Store(database)
+    context = await community(store)
+    assert context.room_id is not None
+    shunt = Shunt(store.parked)
+    inbound = MatrixInbound(
+        store,
+        Ingestor(store, KEY, faults=FAULTS),
+        lambda: {context.room_id or "": context},
+        shunt=shunt,
+        faults=FAULTS,
+    )
+
+    def converter(event: dict[str, Any], **kwargs: Any) -> Any:
+        if event["event_id"] == "$e2":
+            raise KeyError("a field no client ever left out")
+        return convert_event(event, **kwargs)
+
+    events = [
+        sync_message(1),
+        sync_message(2),
+        sync_message(3),
+        sync_message(4, body="BREAK-HANDLER"),
+        sync_message(5),
+    ]
+    saved: list[str] = []
+
+    async def save(since: str) -> None:
+        saved.append(since)
+
+    for attempt in range(3):
+        session = ScriptedSession(sync_answer("s1", joined(context.room_id, events)))
+        sync = SyncLoop(
+            session,  # type: ignore[arg-type]
+            load_since=lambda: asyncio.sleep(0, "s0"),
+            save_since=save,
+            handle=inbound.handle,
+            rooms={context.room_id},
+            converter=converter,
+        )
+        if attempt < 2:  # unexpected: the batch is retried (by run's backoff) until the third failure
+            with pytest.raises(Exception, match="injected handler fault"):
+                await sync.sync_once("s0")
+        else:
+            assert await sync.sync_once("s0") == "s1"
+    assert saved == ["s1"]
+    stored = await store.posts.by_event_ids(context.id, [f"$e{n}" for n in range(1, 6)])
+    assert sorted(stored) == ["$e1", "$e3", "$e5"]
+    unreadable, failing = await store.parked.find()
+    assert (unreadable.channel, unreadable.origin, unreadable.source) == (
+        Channel.MATRIX,
+        "$e2",
+        context.room_id,
+    )
+    assert (
+        unreadable.reason == "MessageFailure: unreadable event: KeyError: 'a field no client ever left out'"
+    )
+    assert (failing.origin, failing.failure, failing.attempts) == ("$e4", "unexpected", 3)
+    data = await store.parked.data(unreadable.id)
+    assert data is not None
+    assert json.loads(data)["content"]["body"] == "message 2"
