@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bridge.core.model import Channel
@@ -56,7 +57,8 @@ class Shunt:
     ) -> bool:
         """Run ``work`` for one message: True when it was handled, False when the message was parked.
 
-        ``describe`` builds what is parked (only called then). Raises when the loop should retry.
+        ``describe`` builds what is parked, only called then (its reason, failure and attempts are filled
+        in here). Raises when the loop should retry.
         """
         key = (channel, origin)
         try:
@@ -78,22 +80,8 @@ class Shunt:
 
     async def _park(self, item: NewParked, error: Exception, kind: FailureKind, attempts: int) -> None:
         reason = describe_failure(error)
-        outcome = await self.parked.park(
-            NewParked(
-                channel=item.channel,
-                source=item.source,
-                origin=item.origin,
-                data=item.data,
-                reason=reason,
-                failure=kind.value,
-                attempts=attempts,
-                position=item.position,
-                community_id=item.community_id,
-                sender=item.sender,
-                subject=item.subject,
-            ),
-            self.clock(),
-        )
+        item = replace(item, reason=reason, failure=kind.value, attempts=attempts)
+        outcome = await self.parked.park(item, self.clock())
         log.error(
             "message parked: %s; the stream moves on (icop parked list)",
             reason,
