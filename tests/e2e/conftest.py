@@ -28,6 +28,7 @@ from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
 
 WAIT_SECONDS = 45.0  # an upper bound, see MAIL_TIMEOUT
+FIRST_SYNC = "matrix: first start; relaying from now on"
 
 
 @dataclass
@@ -123,6 +124,9 @@ async def bridge_factory(
         await wait_for(lambda: "icop-bridge running" in bridge.log(), WAIT_SECONDS, "icop run to start")
         # The bot joins the room from its Matrix loop; mail is read once the room is known.
         await wait_for(lambda: _joined(bridge), WAIT_SECONDS, "the bot to join the room")
+        # A fresh bridge relays what is said after its first sync only: wait for that position, or a
+        # message the test sends at once could fall before it on a loaded machine.
+        await wait_for(lambda: FIRST_SYNC in bridge.log(), WAIT_SECONDS, "the first Matrix sync")
         return bridge
 
     try:
