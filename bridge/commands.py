@@ -44,7 +44,8 @@ async def check(loaded: LoadedConfig, *, online: bool) -> int:
             matrix,
             loaded.secret(matrix.access_token_env, matrix.access_token_file),
             loaded.secret(matrix.password_env, matrix.password_file),
-            [c.room for c in config.community],
+            [c.room for c in config.community]
+            + [c.moderators_room for c in config.community if c.moderators_room],
         ),
         probe_imap(imap, loaded.secret(imap.password_env, imap.password_file)),
         probe_smtp(smtp, loaded.secret(smtp.password_env, smtp.password_file)),
