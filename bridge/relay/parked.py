@@ -166,12 +166,13 @@ class ParkedWork:
         self._wake.set()
 
     async def run(self) -> None:
+        # The first round waits too: starting up, the ingest loops come first.
         while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             self._wake.clear()
             await self.tell()
             await self.reprocess()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
     async def tell(self) -> int:
         """Tell about every parked message nobody was told of yet; how many were told."""
