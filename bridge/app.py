@@ -29,6 +29,7 @@ from bridge.digest.component import DigestComponent
 from bridge.health import TaskHealth, health_report
 from bridge.logs import SecretRedactor
 from bridge.metrics import Metrics
+from bridge.relay.faults import FAULTS_ENV, Faults
 from bridge.relay.service import RelayService
 from bridge.store import Store
 from bridge.store.database import Database, redact
@@ -118,6 +119,14 @@ class Bridge:
         self.locks = locks = locks_for(database, self.process)
         self.metrics.store = Store(database)
         if not self.components:
+            try:
+                faults = Faults.from_environ(self.environ)
+            except ValueError as error:
+                raise StartupError(str(error)) from None
+            if faults.active:
+                log.warning(
+                    "%s is set: test-only faults are injected; never set it in a deployment", FAULTS_ENV
+                )
             # Digests first: the relay hands subscription commands to its desk.
             digests = DigestComponent(self.loaded, database, self.redactor)
             relay = RelayService(
@@ -128,6 +137,7 @@ class Bridge:
                 locks=locks,
                 process=self.process,
                 digests=digests,
+                faults=faults,
             )
             archive = ArchiveService(
                 self.loaded, relay, stylesheet_url=self.web.assets.stylesheet_path, search=self.search

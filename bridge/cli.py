@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         decide.add_argument("id", type=int, help="the held post's number (from icop held list)")
         decide.add_argument("--reason", help="mailed to a sender who wrote by mail")
 
+    from bridge import parked_commands
+
+    parked_commands.add_parser(commands)
+
     members = commands.add_parser("members", help="list a community's members; reset bounce scores")
     members.add_argument("--community", metavar="SLUG", help="the community (required)")
     members.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -231,4 +235,6 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         )
     if args.command == "digest":
         return asyncio.run(commands.digest(loaded, args))
+    if args.command == "parked":
+        return asyncio.run(commands.parked(loaded, args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

@@ -44,7 +44,8 @@ async def check(loaded: LoadedConfig, *, online: bool) -> int:
             matrix,
             loaded.secret(matrix.access_token_env, matrix.access_token_file),
             loaded.secret(matrix.password_env, matrix.password_file),
-            [c.room for c in config.community],
+            [c.room for c in config.community]
+            + [c.moderators_room for c in config.community if c.moderators_room],
         ),
         probe_imap(imap, loaded.secret(imap.password_env, imap.password_file)),
         probe_smtp(smtp, loaded.secret(smtp.password_env, smtp.password_file)),
@@ -169,6 +170,13 @@ async def _held(store: Store, loaded: LoadedConfig, args: argparse.Namespace) ->
         decision = await moderation.ban(context, args.id, CLI_ACTOR, args.reason)
     print(decision.message, file=sys.stdout if decision.done else sys.stderr)
     return 0 if decision.done else 1
+
+
+async def parked(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """``icop parked list|show|retry|discard`` (bridge.parked_commands)."""
+    from bridge import parked_commands
+
+    return await with_store(loaded, lambda store: parked_commands.run(store, loaded, args))
 
 
 async def members(loaded: LoadedConfig, args: argparse.Namespace) -> int:

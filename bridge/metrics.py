@@ -96,8 +96,13 @@ class Metrics:
             ["community"],
             registry=registry,
         )
-        # Parked messages (DESIGN §8) get their store gauge here, read in ``_read_store`` like the
-        # outbox: icop_parked_messages{channel}.
+        self.parked = Gauge(
+            "icop_parked_messages",
+            "Messages set aside because they could not be handled (DESIGN §8), in the whole store, "
+            "per channel and state (parked, queued, retrying, done, discarded).",
+            ["channel", "state"],
+            registry=registry,
+        )
         # This process's loops and leases.
         self.loop_connected = Gauge(
             "icop_loop_connected",
@@ -204,14 +209,16 @@ class Metrics:
         if store is None:
             return
         try:
-            backlog, suspended = await asyncio.wait_for(
-                asyncio.gather(store.outbox.backlog(), store.communities.bounce_suspensions()),
+            backlog, suspended, parked = await asyncio.wait_for(
+                asyncio.gather(
+                    store.outbox.backlog(), store.communities.bounce_suspensions(), store.parked.counts()
+                ),
                 STORE_TIMEOUT_SECONDS,
             )
         except Exception as error:  # the scrape still answers, saying the store did not
             log.warning("metrics: the store did not answer: %s", error)
             self.store_up.set(0)
-            for gauge in (self.outbox, self.oldest, self.suspended):
+            for gauge in (self.outbox, self.oldest, self.suspended, self.parked):
                 gauge.clear()
             return
         self.store_up.set(1)
@@ -230,6 +237,9 @@ class Metrics:
         self.suspended.clear()
         for community, count in suspended.items():
             self.suspended.labels(community).set(count)
+        self.parked.clear()
+        for (channel, parked_state), count in parked.items():
+            self.parked.labels(channel.value, parked_state.value).set(count)
 
     async def _origin_channels(self, post_ids: Iterable[int]) -> dict[int, Channel]:
         wanted = set(post_ids)

@@ -288,6 +288,11 @@ class CommunityConfig(Section):
     """The community's name as members know it."""
     room: MatrixRoom
     """Matrix room alias (#name:server) or id (!id:server)."""
+    moderators_room: MatrixRoom | None = None
+    """A Matrix room only the conveners and core team read (alias or id; invite the bridge to it): held
+    posts and parked messages are told there in full, and `!icop` commands there answer with the
+    details. The community's own room only ever learns that a post is held (its number and channel).
+    Without it, the details go by mail only."""
     list_address: EmailAddress
     """The list's email address; mail to it (or to list+TOKEN@) is the community's."""
     time_zone: TimeZone = "UTC"

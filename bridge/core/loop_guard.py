@@ -5,8 +5,15 @@ list, multiplies it with every round trip. Each check below is one small named r
 strength of its evidence: our own traces (LOOP), a standard delivery report (BOUNCE), the signs of
 automatic mail (AUTO_REPLY, RFC 3834 and the de-facto headers), and last the weaker signs of a
 bounce (null sender, MAILER-DAEMON), which vacation responders also show. Bounce subjects ("Delivery
-failure") are not used: people write them too, and real bounces carry one of the signs above. Bodies
-are never parsed; the bounce handler reads the reports themselves.
+failure") are not used: people write them too, and real bounces carry one of the signs above.
+
+Headers are not always enough: a member's own server bounces or answers on her behalf with her address
+in From, and gateways wrap standard reports in other containers. So the adapter also hands over the
+mail's *shape* (``MailShape``: the content types of its own parts and the opening of its first text;
+no MIME is parsed here), and the structure rules read it right after our own traces: a delivery status
+(RFC 3464), disposition notification (RFC 8098) or feedback report (RFC 5965) part anywhere in the
+mail, or a text that opens the way mail servers open their failure notices. The bounce handler reads
+the reports themselves.
 """
 
 from __future__ import annotations
@@ -42,6 +49,16 @@ class MailVerdict:
     @property
     def relay(self) -> bool:
         return self.verdict is MailClass.RELAY
+
+
+@dataclass(frozen=True, slots=True)
+class MailShape:
+    """What a mail is made of, as the adapter read it: the content types of its own parts (the mail's
+    and its containers', never those inside an attached message) and the first lines of its first text
+    part, decoded, markup removed."""
+
+    part_types: tuple[str, ...] = ()
+    opening: str = ""
 
 
 @runtime_checkable
@@ -254,6 +271,77 @@ def _daemon_sender(headers: HeaderView, me: _Identity) -> MailVerdict | None:
     return None
 
 
+ShapeRule = Callable[[MailShape], MailVerdict | None]
+
+_DELIVERY_STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+_DISPOSITION_TYPES = frozenset(
+    {"message/disposition-notification", "message/global-disposition-notification"}
+)
+_FEEDBACK_TYPES = frozenset({"message/feedback-report"})
+
+
+def _delivery_status_part(shape: MailShape) -> MailVerdict | None:
+    """A delivery status part (RFC 3464, RFC 6533) anywhere: a bounce, however it is wrapped."""
+    found = next((t for t in shape.part_types if t in _DELIVERY_STATUS_TYPES), None)
+    return MailVerdict(MailClass.BOUNCE, f"{found} part (delivery status report)") if found else None
+
+
+def _feedback_part(shape: MailShape) -> MailVerdict | None:
+    """An ARF feedback report (RFC 5965): a mailbox provider telling that someone marked mail as spam."""
+    if any(t in _FEEDBACK_TYPES for t in shape.part_types):
+        return MailVerdict(MailClass.AUTO_REPLY, "message/feedback-report part (abuse feedback report)")
+    return None
+
+
+def _disposition_part(shape: MailShape) -> MailVerdict | None:
+    """A disposition notification (RFC 8098): a read receipt."""
+    if any(t in _DISPOSITION_TYPES for t in shape.part_types):
+        return MailVerdict(MailClass.AUTO_REPLY, "disposition notification part (read receipt)")
+    return None
+
+
+# How mail servers open their failure notices: Postfix, Exim, qmail, Sendmail, Exchange (2003 to
+# Microsoft 365), Gmail, Yahoo, Courier, Lotus Domino, GroupWise. Only the very start of the text counts,
+# so a member who pastes a bounce under a line of her own to ask about it is still relayed.
+_BOUNCE_OPENINGS = re.compile(
+    r"^(?:"
+    r"this is the mail system at host"
+    r"|this message was created automatically by mail delivery software"
+    r"|hi\. this is the qmail-send program"
+    r"|the original message was received at .{0,120}\bfrom\b"
+    r"|delivery has failed to these recipients or groups"
+    r"|delivery is delayed to these recipients or groups"
+    r"|your message to \S+ couldn't be delivered"
+    r"|your message did not reach some or all of the intended recipients"
+    r"|this is an automatically generated delivery status notification"
+    r"|delivery to the following recipients? (?:failed|has been delayed)"
+    r"|\*\* (?:address not found|message not delivered|message blocked|delivery incomplete) \*\*"
+    r"|sorry, we were unable to deliver your message"
+    r"|this is a delivery status notification from"
+    r"|the message that you sent was undeliverable"
+    r"|your message\s+subject: .{0,300}was not delivered to"
+    r"|i'm sorry to have to inform you that your message could not be delivered"
+    r")",
+    re.DOTALL,
+)
+
+
+def _bounce_opening(shape: MailShape) -> MailVerdict | None:
+    """A text whose first line opens the way a mail server's failure notice does."""
+    lines = [line.strip() for line in shape.opening.splitlines() if line.strip()]
+    if lines and _BOUNCE_OPENINGS.match(" ".join(lines).casefold()):
+        return MailVerdict(MailClass.BOUNCE, f"opens like a failure notice: {lines[0][:60]!r}")
+    return None
+
+
+SHAPE_RULES: tuple[ShapeRule, ...] = (
+    _delivery_status_part,
+    _feedback_part,
+    _disposition_part,
+    _bounce_opening,
+)
+
+
 MAIL_RULES: tuple[MailRule, ...] = (
     _own_message_id,
     _own_x_loop,
@@ -270,12 +358,17 @@ MAIL_RULES: tuple[MailRule, ...] = (
 )
 
 
+_SHAPE_AFTER = 4
+"""The shape rules run after our own traces and the standard report header (``MAIL_RULES[:4]``)."""
+
+
 def classify_mail(
     headers: Headers,
     *,
     own_domain: str,
     list_ids: Collection[str],
     own_message_id_domain: str,
+    shape: MailShape | None = None,
 ) -> MailVerdict:
     """Classify an inbound mail from its headers; the first matching rule decides, else it is
     relayed.
@@ -290,7 +383,16 @@ def classify_mail(
         list_ids=frozenset(_list_id_key(list_id) for list_id in list_ids),
         message_id_domain=own_message_id_domain,
     )
-    for rule in MAIL_RULES:
+    for rule in MAIL_RULES[:_SHAPE_AFTER]:
+        verdict = rule(view, me)
+        if verdict is not None:
+            return verdict
+    if shape is not None:
+        for shape_rule in SHAPE_RULES:
+            verdict = shape_rule(shape)
+            if verdict is not None:
+                return verdict
+    for rule in MAIL_RULES[_SHAPE_AFTER:]:
         verdict = rule(view, me)
         if verdict is not None:
             return verdict

@@ -55,6 +55,7 @@ class DemoCommunity:
     members: dict[str, DemoMember] = field(default_factory=dict)
     archive: str = "members"
     companion: Companion | None = None
+    moderators_room_id: str | None = None
 
     def member(self, key: str) -> DemoMember:
         return self.members[key]
@@ -74,6 +75,7 @@ def prepare_community(
     community_config: str = "",
     archive: str = "members",
     public_companion: bool = False,
+    moderators_room: bool = False,
 ) -> DemoCommunity:
     """Register the bot and two chat members, create the room, write ``directory/icop.toml``.
 
@@ -90,6 +92,12 @@ def prepare_community(
     room_alias = f"#{alias_name}:{stack.server_name}"
     room_id = _create_public_room(stack.homeserver_url, ana.access_token, alias_name, name)
     _join(stack.homeserver_url, kenji.access_token, room_id)
+    moderators_room_id = None
+    if moderators_room:  # private: Ana (convener) and Kenji (core) read it; the bridge is invited
+        moderators_room_id = _create_private_room(
+            stack.homeserver_url, ana.access_token, f"{name} moderators", [kenji.user_id, bot.user_id]
+        )
+        _join(stack.homeserver_url, kenji.access_token, moderators_room_id)
     list_address = f"{slug}{user_suffix}@{LIST_DOMAIN}"
     members = {
         "ana": DemoMember(
@@ -147,6 +155,7 @@ def prepare_community(
             companion=companion,
             list_domain=LIST_DOMAIN,
             user_suffix=user_suffix,
+            moderators_room_id=moderators_room_id,
         )
     )
     return DemoCommunity(
@@ -160,6 +169,7 @@ def prepare_community(
         members=members,
         archive=archive,
         companion=companion,
+        moderators_room_id=moderators_room_id,
     )
 
 
@@ -190,6 +200,7 @@ def _config_text(
     companion: Companion | None,
     list_domain: str,
     user_suffix: str,
+    moderators_room_id: str | None = None,
 ) -> str:
     roster = _roster([m for key, m in members.items() if key != "bo"])
     second = ""
@@ -248,6 +259,7 @@ batch_quiet_seconds = {batch_quiet_seconds}
 batch_max_delay_seconds = {max(batch_quiet_seconds * 6, 30)}
 archive = "{archive}"
 description = "Project leads from every region compare how they plan, estimate and run reviews."
+{f'moderators_room = "{moderators_room_id}"' if moderators_room_id else ""}
 {community_extra}
 {roster}{second}"""
 
@@ -283,6 +295,13 @@ def _create_public_room(homeserver: str, token: str, alias_name: str, name: str)
         "POST",
         "/createRoom",
         {"preset": "public_chat", "room_alias_name": alias_name, "name": name, "visibility": "public"},
+    )
+    return str(answer["room_id"])
+
+
+def _create_private_room(homeserver: str, token: str, name: str, invite: list[str]) -> str:
+    answer = _client_api(
+        homeserver, token, "POST", "/createRoom", {"preset": "private_chat", "name": name, "invite": invite}
     )
     return str(answer["room_id"])
 

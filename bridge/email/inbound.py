@@ -10,6 +10,7 @@ not be read cleanly is reported in ``defects`` for the logs and replaced by a be
 from __future__ import annotations
 
 import email
+import email.parser
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from bridge.email.addresses import (
     reply_token_from_address,
 )
 from bridge.email.header_text import addr_specs, header_text, mailbox, parse_date, raw_first, raw_values
+from bridge.email.mail_shape import mail_shape
 from bridge.email.mime_parts import BodyPiece, MailBody, extract_body
 from bridge.formatting.charset import decode_bytes
 from bridge.formatting.html_text import html_to_text
@@ -36,7 +38,7 @@ from bridge.formatting.markdown import markdown_to_html
 from bridge.formatting.quotes import strip_quoted_html, strip_quoted_text
 from bridge.formatting.sanitize import sanitize_html
 
-__all__ = ["ListIdentity", "ParsedMail", "parse_list_mail"]
+__all__ = ["ListIdentity", "MailSummary", "ParsedMail", "parse_list_mail", "summarise_mail"]
 
 RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
 """Where the list address is looked for, strongest evidence first: ``Delivered-To`` names the address
@@ -113,6 +115,31 @@ def parse_list_mail(raw: bytes, communities: Sequence[ListIdentity], *, now: dat
     )
 
 
+@dataclass(frozen=True, slots=True)
+class MailSummary:
+    """What a convener needs to recognise a mail that could not be handled; empty where unreadable."""
+
+    community_slug: str | None
+    sender: str | None
+    subject: str | None
+
+
+def summarise_mail(raw: bytes, communities: Sequence[ListIdentity]) -> MailSummary:
+    """Which list, who and what, from the headers alone; never raises (the mail may be what broke)."""
+    try:
+        message = email.parser.BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        match = _match_list(message, communities)
+        _, address = mailbox(raw_first(message, "from") or raw_first(message, "sender"))
+        subject = raw_first(message, "subject")
+        return MailSummary(
+            match.community.slug if match.community else None,
+            address or None,
+            header_text(subject)[:200] if subject is not None else None,
+        )
+    except Exception:  # a summary is a courtesy: the raw bytes are kept whatever happens here
+        return MailSummary(None, None, None)
+
+
 def _subject(value: str | None) -> str | None:
     """The decoded subject; None when the mail has no Subject header at all."""
     return None if value is None else header_text(value)
@@ -182,6 +209,7 @@ def _classify(message: Message, communities: Sequence[ListIdentity], match: _Lis
     ordered = ([match.community] if match.community else []) + list(communities)
     list_ids = [c.list_id for c in communities]
     seen: set[tuple[str, str]] = set()
+    shape = mail_shape(message)
     verdict = MailVerdict(MailClass.RELAY, "no automatic or looping signs")
     for community in ordered:
         key = (community.domain, community.own_message_id_domain)
@@ -193,6 +221,7 @@ def _classify(message: Message, communities: Sequence[ListIdentity], match: _Lis
             own_domain=community.domain,
             list_ids=list_ids,
             own_message_id_domain=community.own_message_id_domain,
+            shape=shape,
         )
         if not found.relay:
             verdict = found

@@ -3,7 +3,10 @@
 DESIGN §3 is the contract here. The cursor (UIDVALIDITY + last UID) is saved only after ``handle`` returned
 for that message, and a message is flagged or moved only after that too, so a crash at any instant
 replays a message and never skips one (ingest deduplicates by Message-ID). A ``handle`` that fails holds
-the stream at that message and is retried with backoff, loudly once it keeps failing.
+the stream at that message and is retried with backoff, loudly once it keeps failing. The relay's
+``handle`` raises only for failures worth waiting on (a server or the database down): a message that
+cannot be handled is parked by it and returns normally (``bridge.relay.shunt``), so it never holds the
+list for long.
 
 Deciding "nothing new, wait now" is done on a fresh SELECT, not on EXISTS pushes seen so far: aioimaplib
 drops an untagged EXISTS that arrives during FETCH or SEARCH, so a count could miss a message delivered

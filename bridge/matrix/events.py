@@ -8,9 +8,11 @@ reach the list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from bridge.core.model import InboundMessage
 
@@ -99,7 +101,18 @@ class MatrixIgnored:
     detail: str = ""
 
 
-MatrixEvent = MatrixMessage | MatrixEdit | MatrixRedaction | MatrixReaction | MatrixIgnored
+@dataclass(frozen=True, slots=True)
+class MatrixUnreadable:
+    """An event the adapter could not convert (a converter bug met an event no test foresaw): the relay
+    parks it with ``reason`` instead of stalling the sync on it."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    reason: str
+
+
+MatrixEvent = MatrixMessage | MatrixEdit | MatrixRedaction | MatrixReaction | MatrixIgnored | MatrixUnreadable
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +124,5 @@ class SyncBatch:
 
     next_batch: str
     events: tuple[MatrixEvent, ...] = ()
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each event as the homeserver sent it, by event id: what is kept when one cannot be handled."""

@@ -23,7 +23,6 @@ notice, and says so in the log.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -35,9 +34,10 @@ from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.message_ids import post_message_id
 from bridge.core.model import MembershipState, Role
 from bridge.email.bounces import BounceParse, BounceReport, Severity, parse_bounce
-from bridge.email.outbound import OutgoingNotice, as_smtp_bytes, compose_notice_mail
-from bridge.email.smtp import SmtpPermanentError, SmtpSender, SmtpTemporaryError
+from bridge.email.outbound import OutgoingNotice
+from bridge.email.smtp import SmtpSender, SmtpTemporaryError
 from bridge.relay.community import CommunityContext
+from bridge.relay.direct_notices import mail_notice
 from bridge.rendering import Renderer
 from bridge.store import MemberRecord, Store
 from bridge.store.communities import BOUNCES_REASON
@@ -274,25 +274,14 @@ class MailAndRoomNotices:
                 log.warning("could not post the bounce notice in the room: %s", error)
 
     async def _mail(self, notice: OutgoingNotice) -> None:
-        data = as_smtp_bytes(compose_notice_mail(notice, renderer=self.renderer))
-        for attempt in range(1, self.attempts + 1):
-            try:
-                # The null return path: a notice to a failing address must not bounce into the score.
-                await self.smtp.send(data, envelope_from="", recipients=[notice.recipient])
-                return
-            except SmtpPermanentError as error:
-                log.warning("bounce notice to %s refused: %s", notice.recipient, error)
-                return
-            except SmtpTemporaryError as error:
-                if attempt == self.attempts:
-                    log.warning(
-                        "bounce notice to %s not sent after %d attempts: %s",
-                        notice.recipient,
-                        attempt,
-                        error,
-                    )
-                    return
-                await asyncio.sleep(self.retry_delay * attempt)
+        try:
+            await mail_notice(
+                self.smtp, notice, self.renderer, attempts=self.attempts, retry_delay=self.retry_delay
+            )
+        except SmtpTemporaryError as error:
+            log.warning(
+                "bounce notice to %s not sent after %d attempts: %s", notice.recipient, self.attempts, error
+            )
 
 
 def _why(outcome: BounceOutcome) -> str:

@@ -17,6 +17,8 @@ from bridge.store.records import CommunityRecord
 class CommunityContext:
     config: CommunityConfig
     record: CommunityRecord
+    moderators_room_id: str | None = None
+    """The resolved ``moderators_room``, once the Matrix loop has joined it."""
     taxonomy: Taxonomy = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -2,7 +2,9 @@
 
 Matrix needs the thread's root event and the event it answers; email needs the parent's Message-ID and
 the References chain back to the root. A post's Message-ID is the one it arrived with, or the one we
-derive from its id when we mailed it, so it is known even before the first mail went out.
+derive from its id when we mailed it, so it is known even before the first mail went out. A Message-ID
+too long to be stored whole is kept as a digest (``bridge.store.fit``), which is no Message-ID to send:
+such a post goes out under the id derived from its own.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from dataclasses import dataclass
 
 from bridge.core.message_ids import post_message_id
 from bridge.store import PostRecord, Store
+from bridge.store.fit import DIGEST_MARK
 
 MAX_CHAIN = 20
 
 
 def email_id(post: PostRecord, domain: str) -> str:
-    return post.email_message_id or post_message_id(post.id, domain)
+    received = post.email_message_id
+    if received and DIGEST_MARK not in received:
+        return received
+    return post_message_id(post.id, domain)
 
 
 @dataclass(frozen=True, slots=True)

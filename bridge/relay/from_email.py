@@ -14,14 +14,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from bridge.core.loop_guard import MailClass
-from bridge.core.model import DeliveryMode, InboundMessage
-from bridge.email.inbound import parse_list_mail
+from bridge.core.model import Channel, DeliveryMode, InboundMessage
+from bridge.email.inbound import ParsedMail, parse_list_mail, summarise_mail
 from bridge.email.inbox import FetchedMail
 from bridge.relay.bounces import BounceHandler, BouncePolicy
 from bridge.relay.community import CommunityContext
+from bridge.relay.faults import NO_FAULTS, Faults, FaultStage
 from bridge.relay.ingest import Ingestor
 from bridge.relay.moderation import SenderGate
-from bridge.store import RawMessage, Store
+from bridge.relay.shunt import Shunt, mail_origin
+from bridge.store import NewParked, RawMessage, Store
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,10 @@ class MailInbound:
         sender_gate: SenderGate | None = None,
         bounces: BounceHandler | None = None,
         requests: RequestHandler | None = None,
+        faults: Faults = NO_FAULTS,
     ) -> None:
         self.requests = requests  # subscription commands (bridge.digest.mail), when digests are on
+        self.faults = faults  # test-only failures (bridge.relay.faults); none in a deployment
         self.bounces = bounces or BounceHandler(store, BouncePolicy(), clock=clock)
         self.sender_gate = sender_gate  # holds a member's mail whose From a trusted server refutes
         self.store = store
@@ -59,11 +63,43 @@ class MailInbound:
         self.communities = communities  # slug → community
         self.clock = clock
 
+    def shunted(self, shunt: Shunt, source: str) -> Callable[[FetchedMail], Awaitable[None]]:
+        """``handle`` behind the shunt: a mail that cannot be handled is parked and the mailbox moves on."""
+
+        async def handle(fetched: FetchedMail) -> None:
+            origin = mail_origin(fetched.raw)
+            await shunt.handle(
+                Channel.EMAIL,
+                origin,
+                lambda: self.handle(fetched),
+                lambda: self._to_park(fetched, source, origin),
+            )
+
+        return handle
+
+    def _to_park(self, fetched: FetchedMail, source: str, origin: str) -> NewParked:
+        communities = self.communities()
+        summary = summarise_mail(fetched.raw, [c.identity for c in communities.values()])
+        community = communities.get(summary.community_slug or "")
+        return NewParked(
+            channel=Channel.EMAIL,
+            source=source,
+            origin=origin,
+            data=fetched.raw,
+            reason="",
+            failure="",
+            position=f"{fetched.uidvalidity}:{fetched.uid}" if fetched.uid else None,
+            community_id=community.id if community else None,
+            sender=summary.sender,
+            subject=summary.subject,
+        )
+
     async def handle(self, fetched: FetchedMail) -> None:
         communities = self.communities()
-        parsed = parse_list_mail(fetched.raw, [c.identity for c in communities.values()], now=self.clock())
+        self.faults.check(FaultStage.HANDLER, fetched.raw)
+        parsed = self._parse(fetched.raw, communities)
         message = parsed.message
-        context = {"uid": fetched.uid, "message_id": message.email_message_id or message.origin_key}
+        context = {"uid": fetched.uid, "message_id": (message.email_message_id or message.origin_key)[:200]}
         if parsed.defects:
             log.debug("mail has defects: %s", ", ".join(parsed.defects), extra=context)
         community = communities.get(parsed.community_slug or "")
@@ -91,6 +127,10 @@ class MailInbound:
             else None
         )
         await self.ingestor.ingest(community, message, raw=raw, hold=hold)
+
+    def _parse(self, raw: bytes, communities: Mapping[str, CommunityContext]) -> ParsedMail:
+        self.faults.check(FaultStage.PARSE, raw)
+        return parse_list_mail(raw, [c.identity for c in communities.values()], now=self.clock())
 
     async def _unsubscribe(self, community: CommunityContext, sender: str) -> None:
         person = await self.store.communities.person_by_email(sender)

@@ -9,9 +9,11 @@ re-read the post's tags in the same transaction (``bridge.relay.filing``).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState, InboundMessage, PostState
 from bridge.matrix.events import (
@@ -22,12 +24,16 @@ from bridge.matrix.events import (
     MatrixMessage,
     MatrixReaction,
     MatrixRedaction,
+    MatrixUnreadable,
     SyncBatch,
 )
 from bridge.relay.community import CommunityContext
+from bridge.relay.failures import MessageFailure
+from bridge.relay.faults import NO_FAULTS, Faults, FaultStage
 from bridge.relay.filing import ArchiveFiling, Filed
 from bridge.relay.ingest import Ingestor
-from bridge.store import RawMessage, Store
+from bridge.relay.shunt import Shunt
+from bridge.store import NewParked, RawMessage, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,15 @@ class MatrixInbound:
         on_queued: Callable[[], None] = lambda: None,
         intercept: Callable[[CommunityContext, InboundMessage], Awaitable[bool]] | None = None,
         filing: ArchiveFiling | None = None,
+        shunt: Shunt | None = None,
+        faults: Faults = NO_FAULTS,
+        moderators: Callable[[], Mapping[str, CommunityContext]] = dict,
+        in_moderators_room: Callable[[CommunityContext, InboundMessage], Awaitable[None]] | None = None,
     ) -> None:
+        self.moderators = moderators  # moderators' room id → its community, read at each batch
+        self.in_moderators_room = in_moderators_room  # answers commands there (bridge.relay.moderation)
+        self.shunt = shunt  # parks an event that cannot be handled (bridge.relay.shunt)
+        self.faults = faults  # test-only failures (bridge.relay.faults); none in a deployment
         self.filing = filing or ArchiveFiling(store)  # edits and deletions re-read the archive's tags
         self.intercept = intercept  # room commands and join hints (bridge.relay.moderation), before ingest
         self.download = download  # mxc:// → bytes, so email readers get the file itself
@@ -55,15 +69,40 @@ class MatrixInbound:
         self.on_queued = on_queued
 
     async def handle(self, batch: SyncBatch) -> None:
-        rooms = self.rooms()
+        rooms, moderators = self.rooms(), self.moderators()
         for event in batch.events:
             community = rooms.get(event.room_id)
+            private = community is None
+            community = community or moderators.get(event.room_id)
             if community is None:
                 continue
-            await self.handle_event(community, event)
+            await self._shunted(community, event, batch.sources.get(event_id_of(event), {}), private=private)
+
+    async def _shunted(
+        self, community: CommunityContext, event: MatrixEvent, source: Mapping[str, Any], *, private: bool
+    ) -> None:
+        """One event behind the shunt: one that cannot be handled is parked and the batch goes on."""
+        work = self._moderators_event if private else self.handle_event
+        if self.shunt is None:
+            await work(community, event)
+            return
+        await self.shunt.handle(
+            Channel.MATRIX,
+            event_id_of(event),
+            lambda: work(community, event),
+            lambda: _to_park(community, event, source),
+        )
+
+    async def _moderators_event(self, community: CommunityContext, event: MatrixEvent) -> None:
+        """Only commands are read in the moderators' room; nothing said there is relayed."""
+        if isinstance(event, MatrixMessage) and self.in_moderators_room is not None:
+            await self.in_moderators_room(community, event.message)
 
     async def handle_event(self, community: CommunityContext, event: MatrixEvent) -> None:
+        if isinstance(event, MatrixUnreadable):
+            raise MessageFailure(f"unreadable event: {event.reason}")
         if isinstance(event, MatrixMessage):
+            self.faults.check(FaultStage.HANDLER, event.message.text)
             if self.intercept is not None and await self.intercept(community, event.message):
                 return  # a command to the bridge: answered, never relayed
             message = await self._with_files(community, event.message)
@@ -189,6 +228,26 @@ class MatrixInbound:
         await self.store.reactions.add(
             community.id, reaction.target_event_id, reaction.event_id, reaction.key, reaction.sender
         )
+
+
+def event_id_of(event: MatrixEvent) -> str:
+    return event.message.origin_key if isinstance(event, MatrixMessage) else event.event_id
+
+
+def _to_park(community: CommunityContext, event: MatrixEvent, source: Mapping[str, Any]) -> NewParked:
+    sender = event.message.sender_address if isinstance(event, MatrixMessage) else event.sender
+    text = event.message.text if isinstance(event, MatrixMessage) else None
+    return NewParked(
+        channel=Channel.MATRIX,
+        source=event.room_id,
+        origin=event_id_of(event),
+        data=json.dumps(source, ensure_ascii=False).encode("utf-8", "replace"),
+        reason="",
+        failure="",
+        community_id=community.id,
+        sender=sender,
+        subject=" ".join(text.split())[:200] if text else None,
+    )
 
 
 def raw_event(event_json: bytes) -> RawMessage:

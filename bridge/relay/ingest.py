@@ -26,6 +26,7 @@ from bridge.core.threading import KnownRefs, SubjectCandidate, ThreadChoice, ids
 from bridge.core.tokens import verify_reply_token
 from bridge.metrics import Metrics
 from bridge.relay.community import CommunityContext
+from bridge.relay.faults import NO_FAULTS, Faults, FaultStage
 from bridge.relay.filing import ArchiveFiling, Filed, Writing, take_mail_commands
 from bridge.store import NewThread, RawMessage, Store, Transaction
 from bridge.store.batches import Batches
@@ -74,8 +75,10 @@ class Ingestor:
         gate: HoldGate | None = None,
         filing: ArchiveFiling | None = None,
         metrics: Metrics | None = None,
+        faults: Faults = NO_FAULTS,
     ) -> None:
         self.metrics = metrics if metrics is not None else Metrics()
+        self.faults = faults  # test-only failures (bridge.relay.faults); none in a deployment
         self.gate = gate  # bans and held-post notices (bridge.relay.moderation)
         self.filing = filing or ArchiveFiling(store)  # tags and practices, in the post's transaction
         self.store = store
@@ -182,6 +185,7 @@ class Ingestor:
                 now=now,
                 tx=inner,
             )
+            self.faults.check(FaultStage.STORE, f"{message.subject or ''}\n{message.text}")
             keys = {d.batch_key for d in deliveries if d.batch_key}
             if not result.duplicate:
                 for key in keys:

@@ -60,6 +60,10 @@ class HeldPost:
             f"{self.id}: {self.sender_name or self.sender} <{self.sender}> ({self.channel}): {self.summary}"
         )
 
+    def short(self) -> str:
+        """What the community's room may read: the number and the channel, nothing of the sender."""
+        return f"{self.id} ({'by email' if self.channel == Channel.EMAIL.value else 'in the room'})"
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -69,6 +73,12 @@ class Decision:
     message: str
     post_id: int | None = None
     deliveries: int = 0
+    public: str = ""
+    """The same answer for the community's room: without the sender's name or address."""
+
+    @property
+    def for_room(self) -> str:
+        return self.public or self.message
 
 
 class Moderation:
@@ -92,12 +102,16 @@ class Moderation:
         return await self.log.is_banned(community.id, sender)
 
     async def held_notices(self, community: CommunityContext) -> list[DeliverySpec]:
-        """The room once and every active convener by mail."""
+        """The room once (the short form), the moderators' room when there is one (in full), and every
+        active convener and core member by mail (in full)."""
         specs = []
         if community.room_id:
             specs.append(DeliverySpec(Channel.MATRIX, community.room_id, DeliveryKind.NOTICE))
+        if community.moderators_room_id and community.moderators_room_id != community.room_id:
+            specs.append(DeliverySpec(Channel.MATRIX, community.moderators_room_id, DeliveryKind.NOTICE))
         for member in await self.store.communities.recipients(community.id):
-            if member.role is Role.CONVENER and member.state is MembershipState.ACTIVE and member.email:
+            moderates = member.role in (Role.CONVENER, Role.CORE)
+            if moderates and member.state is MembershipState.ACTIVE and member.email:
                 specs.append(
                     DeliverySpec(
                         Channel.EMAIL, member.email, DeliveryKind.NOTICE, membership_id=member.membership_id
@@ -167,7 +181,11 @@ class Moderation:
             extra={"community": community.slug, "post": post_id, "by": by, "deliveries": len(deliveries)},
         )
         return Decision(
-            True, f"Approved post {post_id} from {sender_label(post)}: relayed.", post_id, len(deliveries)
+            True,
+            f"Approved post {post_id} from {sender_label(post)}: relayed.",
+            post_id,
+            len(deliveries),
+            public=f"Approved post {post_id}: relayed.",
         )
 
     async def reject(
@@ -185,11 +203,13 @@ class Moderation:
         if ban and post.author_id is not None:
             # A member's post is held when its From was refuted: banning the address would punish the
             # member for a forger. Members leave through the roster, not through a ban.
+            instead = f"`!icop reject {post_id}` it instead; a member is removed through the roster."
             return Decision(
                 False,
                 f"Post {post_id} carries the address of a member ({post.author_address}), perhaps forged: "
-                f"`!icop reject {post_id}` it instead; a member is removed through the roster.",
+                + instead,
                 post_id,
+                public=f"Post {post_id} carries the address of a member, perhaps forged: " + instead,
             )
         told = post.origin_channel is Channel.EMAIL
         notices = [DeliverySpec(Channel.EMAIL, post.author_address, DeliveryKind.NOTICE)] if told else []
@@ -215,10 +235,15 @@ class Moderation:
         )
         verb = "Rejected" if not ban else "Rejected and banned the sender of"
         tail = " The sender is told by mail." if told else ""
+        public_tail = tail + (" Later posts from the same sender will be rejected." if ban else "")
         if ban:
             tail += f" Later posts from {post.author_address} will be rejected."
         return Decision(
-            True, f"{verb} post {post_id} from {sender_label(post)}.{tail}", post_id, len(notices)
+            True,
+            f"{verb} post {post_id} from {sender_label(post)}.{tail}",
+            post_id,
+            len(notices),
+            public=f"{verb} post {post_id}.{public_tail}",
         )
 
     async def ban(

@@ -49,7 +49,7 @@ def summary(post: PostRecord) -> str:
 
 
 def sender_label(post: PostRecord) -> str:
-    how = "by email" if post.origin_channel is Channel.EMAIL else "in the room"
+    how = channel_label(post)
     name = post.author_name.strip()
     who = f"{name} <{post.author_address}>" if name and name != post.author_address else post.author_address
     return f"{who} ({how})"
@@ -71,9 +71,26 @@ def suggestion_notice_text(suggested: Sequence[Suggestion]) -> str:
     )
 
 
+def channel_label(post: PostRecord) -> str:
+    return "by email" if post.origin_channel is Channel.EMAIL else "in the room"
+
+
 def held_notice_text(post: PostRecord) -> str:
+    """What the community's room learns of a held post: that it is held, its number and channel, never
+    who sent it or what it says (held mail is often a stranger's, and sometimes spam)."""
     return (
-        f"Held for a convener: post {post.id} from {sender_label(post)}: “{summary(post)}”. "
+        f"Held for a convener: post {post.id} ({channel_label(post)}). The conveners and core team have "
+        f"the details; they answer `!icop approve {post.id}`, `!icop reject {post.id} [reason]` or "
+        f"`!icop ban {post.id}`."
+    )
+
+
+def held_details_text(post: PostRecord) -> str:
+    """The held post in full, for the moderators' room only."""
+    excerpt = "\n".join(f"> {line}" for line in _excerpt(post))
+    return (
+        f"Held for a convener: post {post.id} from {sender_label(post)}: “{summary(post)}”.\n"
+        f"{excerpt}\n"
         f"Answer `!icop approve {post.id}`, `!icop reject {post.id} [reason]` or `!icop ban {post.id}` "
         f"(or `icop held approve {post.id}` on the server)."
     )
@@ -124,9 +141,11 @@ class NoticeCourier:
         if entry.revision in (PRACTICE_NOTICE, SUGGESTION_NOTICE):
             content = await self._thread_notice(community, entry, post)
         else:
+            # Only the community's own room gets the short form; any other notice room is the moderators'.
+            public = entry.recipient == community.room_id
             content = {
                 "msgtype": "m.notice",
-                "body": held_notice_text(post),
+                "body": held_notice_text(post) if public else held_details_text(post),
                 ORIGIN_MARKER_KEY: {"notice": "held", "post": post.id},
             }
         try:

@@ -14,6 +14,7 @@ process holds both. Every process logs in and joins the rooms, since every proce
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -45,6 +46,8 @@ from bridge.relay.bounces import (
     bounce_policy,
 )
 from bridge.relay.community import CommunityContext
+from bridge.relay.failures import MessageFailure
+from bridge.relay.faults import NO_FAULTS, Faults
 from bridge.relay.filing import ArchiveFiling
 from bridge.relay.from_email import MailInbound
 from bridge.relay.from_matrix import MatrixInbound
@@ -54,9 +57,11 @@ from bridge.relay.mail_courier import MailCourier
 from bridge.relay.matrix_courier import MatrixCourier
 from bridge.relay.moderation import JoinHints, Moderation, SenderGate
 from bridge.relay.notices import NoticeCourier
+from bridge.relay.parked import ParkedNotices, ParkedWork
 from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince
 from bridge.relay.room_commands import RoomCommands
 from bridge.relay.room_commands.families import every_family
+from bridge.relay.shunt import Shunt
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
 from bridge.store import Database, MemberRecord, OutboxEntry, RetryPolicy, Store
@@ -82,8 +87,10 @@ class RelayService:
         locks: Locks | None = None,
         process: str | None = None,
         digests: DigestComponent | None = None,
+        faults: Faults = NO_FAULTS,
     ) -> None:
         self.digests = digests  # subscription requests by mail and !icop digest go to its desk
+        self.faults = faults  # test-only (bridge.relay.faults); none in a deployment
         self.loaded = loaded
         config = loaded.config
         self.metrics = metrics if metrics is not None else Metrics()
@@ -94,6 +101,8 @@ class RelayService:
         self.leases = {
             "matrix": Lease(self.locks, f"matrix sync {config.matrix.user_id}", label="matrix"),
             "mailbox": Lease(self.locks, f"mailbox {imap.user}@{imap.host}/{imap.mailbox}", label="mailbox"),
+            # Parked messages are retried and told about by one process, so conveners hear once.
+            "parked": Lease(self.locks, "parked messages", label="parked"),
         }
         outbox = config.outbox
         self.store = Store(
@@ -116,6 +125,9 @@ class RelayService:
         self.moderation: Moderation | None = None
         self.filing: ArchiveFiling | None = None
         self.signing_key: bytes | None = None
+        self.parked: ParkedWork | None = None
+        self.shunt: Shunt | None = None
+        self.moderators_rooms: dict[int, str] = {}  # community id → its moderators' room id, once joined
 
     # -- secrets -----------------------------------------------------------------------------
     def _read(self, ref: SecretRef | None) -> str | None:
@@ -179,28 +191,44 @@ class RelayService:
             gate=self.moderation,
             filing=self.filing,
             metrics=self.metrics,
+            faults=self.faults,
         )
         imap = config.mail.imap
+        mail_inbound = MailInbound(
+            self.store,
+            self.ingestor,
+            self._by_slug,
+            sender_gate=SenderGate(self.store, key, config.mail.trusted_authserv_ids),
+            bounces=BounceHandler(
+                self.store,
+                bounce_policy(config.mail),
+                CountedSuspensions(
+                    MailAndRoomNotices(self.smtp, MatrixSender(self.session).send), self.metrics
+                ),
+            ),
+            requests=MailRequests(self.digests.desk).handle
+            if self.digests is not None and self.digests.desk is not None
+            else None,
+            faults=self.faults,
+        )
+        self.parked = ParkedWork(
+            self.store,
+            self._by_id,
+            mail=mail_inbound.handle,
+            notices=ParkedNotices(
+                self.store,
+                self.smtp,
+                MatrixSender(self.session).send,
+                moderators_rooms=lambda: self.moderators_rooms,
+            ),
+        )
+        self.shunt = Shunt(self.store.parked, on_parked=self.parked.wake)
+        mailbox_key = f"imap:{imap.user}@{imap.host}/{imap.mailbox}"
         self.inbox = ImapInbox(
             imap,
             self._read(loaded.secret(imap.password_env, imap.password_file)) or "",
-            cursor=StoredInboxCursor(self.store.cursors, f"imap:{imap.user}@{imap.host}/{imap.mailbox}"),
-            handle=MailInbound(
-                self.store,
-                self.ingestor,
-                self._by_slug,
-                sender_gate=SenderGate(self.store, key, config.mail.trusted_authserv_ids),
-                bounces=BounceHandler(
-                    self.store,
-                    bounce_policy(config.mail),
-                    CountedSuspensions(
-                        MailAndRoomNotices(self.smtp, MatrixSender(self.session).send), self.metrics
-                    ),
-                ),
-                requests=MailRequests(self.digests.desk).handle
-                if self.digests is not None and self.digests.desk is not None
-                else None,
-            ).handle,
+            cursor=StoredInboxCursor(self.store.cursors, mailbox_key),
+            handle=mail_inbound.shunted(self.shunt, mailbox_key),
             status=self.mailbox_status,
         )
         self.metrics.watch_loop("matrix", self.matrix_status, self.leases["matrix"])
@@ -264,6 +292,7 @@ class RelayService:
             "mailbox": self._mailbox_loop,
             "outbox.matrix": self.workers[Channel.MATRIX].run,
             "outbox.email": self.workers[Channel.EMAIL].run,
+            "parked": self._parked_loop,
         }
 
     # -- loops -------------------------------------------------------------------------------
@@ -278,24 +307,29 @@ class RelayService:
             raise
         self.rooms_ready.set()
         assert self.moderation is not None
+        room_commands = RoomCommands(
+            self.store,
+            MatrixSender(session).send,
+            every_family(
+                self.moderation,
+                self.loaded.config.base_url,
+                self.ingestor.clock,
+                digests=self.digests.desk if self.digests is not None else None,
+            ),
+            hints=JoinHints(self.moderation),
+        )
         inbound = MatrixInbound(
             self.store,
             self.ingestor,
             self._by_room,
             download=session.download,
             on_queued=self._wake,
-            intercept=RoomCommands(
-                self.store,
-                MatrixSender(session).send,
-                every_family(
-                    self.moderation,
-                    self.loaded.config.base_url,
-                    self.ingestor.clock,
-                    digests=self.digests.desk if self.digests is not None else None,
-                ),
-                hints=JoinHints(self.moderation),
-            ).intercept,
+            intercept=room_commands.intercept,
             filing=self.filing,
+            shunt=self.shunt,
+            faults=self.faults,
+            moderators=self._by_moderators_room,
+            in_moderators_room=room_commands.in_moderators_room,
         )
         since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
         sync = SyncLoop(
@@ -305,9 +339,21 @@ class RelayService:
             handle=inbound.handle,
             rooms=room_ids,
             timeout_ms=int(self.loaded.config.matrix.sync_timeout_seconds * 1000),
-            community_slugs={c.room_id: c.slug for c in self.communities.values() if c.room_id},
+            community_slugs={
+                **{room: self.communities[cid].slug for cid, room in self.moderators_rooms.items()},
+                **{c.room_id: c.slug for c in self.communities.values() if c.room_id},
+            },
             status=self.matrix_status,
         )
+
+        async def reprocess_event(room_id: str, data: bytes) -> None:
+            community = self._by_room().get(room_id)
+            if community is None:
+                raise MessageFailure(f"room {room_id} is no longer a community's room")
+            await inbound.handle_event(community, await sync.convert(room_id, json.loads(data)))
+
+        assert self.parked is not None
+        self.parked.event = reprocess_event
         await self.leases["matrix"].run(sync.run)
 
     async def _enter_rooms(self, session: MatrixSession) -> set[str]:
@@ -323,12 +369,19 @@ class RelayService:
                 room_id = context.room_id  # known from an earlier run; the alias may be briefly broken
             if room_id != context.room_id:
                 await self.store.communities.set_room_id(context.id, room_id)
+            await self._resolve_moderators_room(context)
         await self._refresh_communities()
         room_ids = {c.room_id for c in self.communities.values() if c.room_id}
+        room_ids |= set(self.moderators_rooms.values())
         waiting = await session.ensure_joined(room_ids)
         for room_id in waiting:
             log.warning("not in room %s yet: invite %s to it", room_id, session.user_id)
         return room_ids
+
+    async def _parked_loop(self) -> None:
+        assert self.parked is not None
+        await self.rooms_ready.wait()
+        await self.leases["parked"].run(self.parked.run)
 
     async def _mailbox_loop(self) -> None:
         assert self.inbox is not None
@@ -340,16 +393,43 @@ class RelayService:
         for worker in self.workers.values():
             worker.wake()
 
+    async def _resolve_moderators_room(self, context: CommunityContext) -> None:
+        """The configured moderators' room as a room id; without it, details go by mail only."""
+        assert self.session is not None
+        wanted = context.config.moderators_room
+        if wanted is None:
+            return
+        try:
+            self.moderators_rooms[context.id] = await self.session.resolve_room(wanted)
+        except MatrixError as error:
+            log.warning(
+                "moderators' room %s not found (%s): held posts are told by mail only",
+                wanted,
+                error,
+                extra={"community": context.slug},
+            )
+
     async def _refresh_communities(self) -> None:
         configs = {c.slug: c for c in self.loaded.config.community}
         records = await self.store.communities.all()
-        self.communities = {r.id: CommunityContext(configs[r.slug], r) for r in records if r.slug in configs}
+        self.communities = {
+            r.id: CommunityContext(configs[r.slug], r, self.moderators_rooms.get(r.id))
+            for r in records
+            if r.slug in configs
+        }
 
     def _by_id(self) -> Mapping[int, CommunityContext]:
         return self.communities
 
     def _by_slug(self) -> Mapping[str, CommunityContext]:
         return {c.slug: c for c in self.communities.values()}
+
+    def _by_moderators_room(self) -> Mapping[str, CommunityContext]:
+        return {
+            room: self.communities[cid]
+            for cid, room in self.moderators_rooms.items()
+            if cid in self.communities
+        }
 
     def _by_room(self) -> Mapping[str, CommunityContext]:
         return {c.room_id: c for c in self.communities.values() if c.room_id}

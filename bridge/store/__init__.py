@@ -13,6 +13,7 @@ from bridge.store.digests import DigestRecord, Digests, FeedbackCounts
 from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
+from bridge.store.parked import NewParked, ParkedMessages, ParkedRecord
 from bridge.store.posts import Posts
 from bridge.store.practices import CatalogueEntry, PracticeRecord, Practices
 from bridge.store.reactions import Reactions
@@ -51,6 +52,7 @@ class Store:
         self.practices = Practices(db)
         self.archive = Archive(db)
         self.web_sessions = WebSessions(db)
+        self.parked = ParkedMessages(db)
 
 
 __all__ = [
@@ -69,10 +71,13 @@ __all__ = [
     "FeedbackCounts",
     "IngestResult",
     "MemberRecord",
+    "NewParked",
     "NewTag",
     "NewThread",
     "Outbox",
     "OutboxEntry",
+    "ParkedMessages",
+    "ParkedRecord",
     "PersonRecord",
     "PostRecord",
     "PostRef",

@@ -29,9 +29,24 @@ from bridge.core.model import (
 
 APP_LABEL = "store"
 
-# Longest value an RFC 5322 header line may carry; Message-IDs and origin keys fit in it.
-HEADER_VALUE_LENGTH = 998
+# Column sizes. Values from outside are fitted to them by bridge.store.fit before they are written.
+HEADER_VALUE_LENGTH = 998  # the longest line RFC 5322 allows: Message-IDs, origin keys, subjects
 ADDRESS_LENGTH = 320  # local part 64 + @ + domain 255
+NAME_LENGTH = 200  # display names
+EVENT_ID_LENGTH = 255  # Matrix event ids (the spec's limit)
+FILENAME_LENGTH = 255  # attachment file names and content types
+URL_LENGTH = 2048
+
+
+class ParkedState(StrEnum):
+    """A parked message's life: waiting for a convener, queued for the daemon to re-process, being
+    re-processed, handled after all, or discarded by a convener."""
+
+    PARKED = "parked"
+    QUEUED = "queued"
+    RETRYING = "retrying"
+    DONE = "done"
+    DISCARDED = "discarded"
 
 
 class IdentityKind(StrEnum):
@@ -161,11 +176,11 @@ class Post(Model):
         "store.Person", related_name=False, on_delete=fields.SET_NULL, null=True
     )
     author_id: int | None
-    author_name = fields.CharField(max_length=200)
+    author_name = fields.CharField(max_length=NAME_LENGTH)
     author_address = fields.CharField(max_length=ADDRESS_LENGTH)
     origin_channel = fields.CharEnumField(Channel, max_length=16)
     origin_key = fields.CharField(max_length=HEADER_VALUE_LENGTH)
-    matrix_event_id = fields.CharField(max_length=255, null=True)
+    matrix_event_id = fields.CharField(max_length=EVENT_ID_LENGTH, null=True)
     email_message_id = fields.CharField(max_length=HEADER_VALUE_LENGTH, null=True)
     subject = fields.CharField(max_length=HEADER_VALUE_LENGTH, null=True)
     body_text = fields.TextField()
@@ -217,8 +232,8 @@ class Reaction(Model):
         "store.Post", related_name=False, on_delete=fields.CASCADE
     )
     post_id: int
-    event_id = fields.CharField(max_length=255, unique=True)
-    key = fields.CharField(max_length=255)
+    event_id = fields.CharField(max_length=EVENT_ID_LENGTH, unique=True)
+    key = fields.CharField(max_length=EVENT_ID_LENGTH)
     sender = fields.CharField(max_length=ADDRESS_LENGTH)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -253,12 +268,12 @@ class StoredAttachment(Model):
     )
     post_id: int
     position = fields.IntField(default=0)
-    filename = fields.CharField(max_length=255)
-    content_type = fields.CharField(max_length=255)
+    filename = fields.CharField(max_length=FILENAME_LENGTH)
+    content_type = fields.CharField(max_length=FILENAME_LENGTH)
     size = fields.BigIntField()
     sha256 = fields.CharField(max_length=64, null=True)
     data = fields.BinaryField(null=True)
-    url = fields.CharField(max_length=2048, null=True)  # https:// or mxc:// when not kept here
+    url = fields.CharField(max_length=URL_LENGTH, null=True)  # https:// or mxc:// when not kept here
 
     class Meta:
         app = APP_LABEL
@@ -557,3 +572,40 @@ class SignInLink(Model):
         app = APP_LABEL
         table = "sign_in_link"
         indexes = (("person", "created_at"),)
+
+
+class ParkedMessage(Model):
+    """A message that could not be handled (DESIGN §8): its raw bytes and why, so the stream moved on.
+
+    ``origin`` identifies it across replays (the SHA-256 of a mail, a Matrix event id): the same message
+    failing again updates its row instead of parking it twice. ``source`` is where it came from (the
+    mailbox's cursor key, or the room id a Matrix event needs to be read again).
+    """
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharEnumField(Channel, max_length=16)
+    source = fields.CharField(max_length=EVENT_ID_LENGTH)
+    origin = fields.CharField(max_length=EVENT_ID_LENGTH)
+    position = fields.CharField(max_length=64, null=True)  # UIDVALIDITY:UID in the mailbox
+    community: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.SET_NULL, null=True
+    )
+    community_id: int | None
+    sender = fields.CharField(max_length=ADDRESS_LENGTH, null=True)
+    subject = fields.CharField(max_length=HEADER_VALUE_LENGTH, null=True)
+    data = fields.BinaryField()  # the raw mail, or the event JSON
+    size = fields.BigIntField()
+    reason = fields.TextField()
+    failure = fields.CharField(max_length=16)  # permanent | unexpected
+    attempts = fields.IntField(default=1)
+    state = fields.CharEnumField(ParkedState, max_length=16, default=ParkedState.PARKED)
+    parked_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    told_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = APP_LABEL
+        table = "parked_message"
+        unique_together = (("channel", "origin"),)
+        indexes = (("state",),)

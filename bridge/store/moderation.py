@@ -16,7 +16,8 @@ from tortoise.exceptions import IntegrityError
 
 from bridge.core.model import DeliverySpec, PostState
 from bridge.store.database import Database, Transaction
-from bridge.store.models import JoinHint, ModerationDecision, Post, SenderBan
+from bridge.store.fit import fit_key
+from bridge.store.models import ADDRESS_LENGTH, JoinHint, ModerationDecision, Post, SenderBan
 from bridge.store.outbox import create_deliveries
 from bridge.store.records import as_utc
 
@@ -74,7 +75,7 @@ class ModerationLog:
             )
             await create_deliveries(post_id, deliveries, revision=delivery_revision, now=now, tx=inner)
             if ban is not None:
-                community_id, address = ban[0], ban[1].strip().lower()
+                community_id, address = ban[0], fit_key(ban[1].strip().lower(), ADDRESS_LENGTH)
                 exists = await SenderBan.filter(community_id=community_id, address=address).using_db(conn)
                 if not exists:
                     await SenderBan.create(
@@ -97,13 +98,16 @@ class ModerationLog:
     async def is_banned(self, community_id: int, address: str) -> bool:
         async with self._db.session() as conn:
             return (
-                await SenderBan.filter(community_id=community_id, address=address.strip().lower())
+                await SenderBan.filter(
+                    community_id=community_id, address=fit_key(address.strip().lower(), ADDRESS_LENGTH)
+                )
                 .using_db(conn)
                 .exists()
             )
 
     async def remember_told(self, community_id: int, address: str, now: datetime) -> bool:
         """Record that ``address`` was told how to join; False when it already was (tell nobody twice)."""
+        address = fit_key(address, ADDRESS_LENGTH)
         try:
             async with self._db.session() as conn:
                 if await JoinHint.filter(community_id=community_id, address=address).using_db(conn).exists():
@@ -117,5 +121,6 @@ class ModerationLog:
 
     async def forget_told(self, community_id: int, address: str) -> None:
         """The hint could not be posted: let the next post try again."""
+        address = fit_key(address, ADDRESS_LENGTH)
         async with self._db.session() as conn:
             await JoinHint.filter(community_id=community_id, address=address).using_db(conn).delete()

@@ -16,7 +16,29 @@ from tortoise.exceptions import IntegrityError
 
 from bridge.core.model import Attachment, Channel, DeliverySpec, InboundMessage, PostState
 from bridge.store.database import Database, Transaction
-from bridge.store.models import Post, PostRevision, RawSource, StoredAttachment, Thread
+from bridge.store.fit import (
+    clean,
+    clean_optional,
+    fit_content_type,
+    fit_filename,
+    fit_key,
+    fit_optional_key,
+    fit_optional_text,
+    fit_text,
+)
+from bridge.store.models import (
+    ADDRESS_LENGTH,
+    EVENT_ID_LENGTH,
+    FILENAME_LENGTH,
+    HEADER_VALUE_LENGTH,
+    NAME_LENGTH,
+    URL_LENGTH,
+    Post,
+    PostRevision,
+    RawSource,
+    StoredAttachment,
+    Thread,
+)
 from bridge.store.outbox import cancel_pending, create_deliveries
 from bridge.store.records import (
     IngestResult,
@@ -63,16 +85,16 @@ class Posts:
                     thread_id=thread_id,
                     parent_id=parent_id,
                     author_id=author_id,
-                    author_name=message.sender_name,
-                    author_address=message.sender_address,
+                    author_name=fit_text(message.sender_name, NAME_LENGTH),
+                    author_address=fit_key(message.sender_address, ADDRESS_LENGTH),
                     origin_channel=message.channel,
-                    origin_key=message.origin_key,
-                    matrix_event_id=message.matrix_event_id,
-                    email_message_id=message.email_message_id,
-                    subject=message.subject,
-                    body_text=message.text,
-                    body_html=message.html,
-                    full_text=message.full_text,
+                    origin_key=fit_key(message.origin_key, HEADER_VALUE_LENGTH),
+                    matrix_event_id=fit_optional_key(message.matrix_event_id, EVENT_ID_LENGTH),
+                    email_message_id=fit_optional_key(message.email_message_id, HEADER_VALUE_LENGTH),
+                    subject=fit_optional_text(message.subject, HEADER_VALUE_LENGTH),
+                    body_text=clean(message.text),
+                    body_html=clean_optional(message.html),
+                    full_text=clean_optional(message.full_text),
                     state=state,
                     created_at=as_utc(message.sent_at) if message.sent_at else now,
                     using_db=inner.client,
@@ -118,23 +140,25 @@ class Posts:
 
     async def by_message_ids(self, community_id: int, message_ids: Iterable[str]) -> dict[str, PostRef]:
         """The known posts among these email Message-IDs (ours or received), keyed by Message-ID."""
+        wanted = _stored_forms(message_ids, HEADER_VALUE_LENGTH)
         async with self._db.session() as conn:
             rows = await (
-                Post.filter(community_id=community_id, email_message_id__in=list(message_ids))
+                Post.filter(community_id=community_id, email_message_id__in=list(wanted))
                 .using_db(conn)
                 .values_list("email_message_id", "id", "thread_id")
             )
-        return {str(key): PostRef(int(post), int(thread)) for key, post, thread in rows}
+        return {wanted[str(key)]: PostRef(int(post), int(thread)) for key, post, thread in rows}
 
     async def by_event_ids(self, community_id: int, event_ids: Iterable[str]) -> dict[str, PostRef]:
         """The known posts among these Matrix event ids, keyed by event id."""
+        wanted = _stored_forms(event_ids, EVENT_ID_LENGTH)
         async with self._db.session() as conn:
             rows = await (
-                Post.filter(community_id=community_id, matrix_event_id__in=list(event_ids))
+                Post.filter(community_id=community_id, matrix_event_id__in=list(wanted))
                 .using_db(conn)
                 .values_list("matrix_event_id", "id", "thread_id")
             )
-        return {str(key): PostRef(int(post), int(thread)) for key, post, thread in rows}
+        return {wanted[str(key)]: PostRef(int(post), int(thread)) for key, post, thread in rows}
 
     async def recent_threads_by_subject(
         self, community_id: int, normalised_subject: str, since: datetime
@@ -144,7 +168,7 @@ class Posts:
             rows = (
                 await Thread.filter(
                     community_id=community_id,
-                    normalised_subject=normalised_subject,
+                    normalised_subject=fit_key(normalised_subject, HEADER_VALUE_LENGTH),
                     last_activity_at__gte=as_utc(since),
                 )
                 .using_db(conn)
@@ -191,6 +215,7 @@ class Posts:
         now = as_utc(now) if now is not None else utc_now()
         async with self._db.transaction(tx) as inner:
             conn = inner.client
+            origin_key = fit_optional_key(origin_key, HEADER_VALUE_LENGTH)
             if (
                 origin_key is not None
                 and await PostRevision.filter(post_id=post_id, origin_key=origin_key).using_db(conn).exists()
@@ -211,7 +236,8 @@ class Posts:
                 )
                 latest = 1
             revision = latest + 1
-            new_subject = subject if subject is not None else post.subject
+            text, html = clean(text), clean_optional(html)
+            new_subject = fit_text(subject, HEADER_VALUE_LENGTH) if subject is not None else post.subject
             await PostRevision.create(
                 post_id=post_id,
                 revision=revision,
@@ -263,11 +289,11 @@ class Posts:
         self, community_id: int, message: InboundMessage, tx: Transaction | None
     ) -> PostRef | None:
         """The stored post for this message: by origin key, else by its id on either channel."""
-        keys = {"origin_key": message.origin_key}
+        keys = {"origin_key": fit_key(message.origin_key, HEADER_VALUE_LENGTH)}
         if message.email_message_id:
-            keys["email_message_id"] = message.email_message_id
+            keys["email_message_id"] = fit_key(message.email_message_id, HEADER_VALUE_LENGTH)
         if message.matrix_event_id:
-            keys["matrix_event_id"] = message.matrix_event_id
+            keys["matrix_event_id"] = fit_key(message.matrix_event_id, EVENT_ID_LENGTH)
         async with self._db.session(tx) as conn:
             for column, value in keys.items():
                 rows = await (
@@ -285,8 +311,8 @@ async def _thread_for(community_id: int, thread: int | NewThread, now: datetime,
     if isinstance(thread, NewThread):
         created = await Thread.create(
             community_id=community_id,
-            subject=thread.subject,
-            normalised_subject=thread.normalised_subject,
+            subject=fit_text(thread.subject, HEADER_VALUE_LENGTH),
+            normalised_subject=fit_key(thread.normalised_subject, HEADER_VALUE_LENGTH),
             token=secrets.token_urlsafe(12),
             created_at=now,
             last_activity_at=now,
@@ -306,17 +332,22 @@ async def _store_attachments(post_id: int, attachments: Sequence[Attachment], tx
         StoredAttachment(
             post_id=post_id,
             position=position,
-            filename=a.filename,
-            content_type=a.content_type,
+            filename=fit_filename(a.filename, FILENAME_LENGTH),
+            content_type=fit_content_type(a.content_type, FILENAME_LENGTH),
             size=a.size,
             sha256=hashlib.sha256(a.data).hexdigest() if a.data is not None else None,
             data=a.data,
-            url=a.url,
+            url=fit_optional_text(a.url, URL_LENGTH),
         )
         for position, a in enumerate(attachments)
     ]
     if rows:
         await StoredAttachment.bulk_create(rows, using_db=tx.client)
+
+
+def _stored_forms(keys: Iterable[str], limit: int) -> dict[str, str]:
+    """Each key's stored form (``fit_key``) → the key as asked for, so answers use the caller's keys."""
+    return {fit_key(key, limit): key for key in keys}
 
 
 def _thread(row: Thread) -> ThreadRecord:

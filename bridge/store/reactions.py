@@ -10,7 +10,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from bridge.store.database import Database, Transaction
-from bridge.store.models import Post, Reaction
+from bridge.store.fit import fit_key
+from bridge.store.models import ADDRESS_LENGTH, EVENT_ID_LENGTH, Post, Reaction
 
 
 class Reactions:
@@ -28,6 +29,11 @@ class Reactions:
         tx: Transaction | None = None,
     ) -> bool:
         """Count a reaction to the post known by ``target_event_id``; False if unknown or counted."""
+        target_event_id, event_id = (
+            fit_key(target_event_id, EVENT_ID_LENGTH),
+            fit_key(event_id, EVENT_ID_LENGTH),
+        )
+        key, sender = fit_key(key, EVENT_ID_LENGTH), fit_key(sender, ADDRESS_LENGTH)
         async with self._db.session(tx) as conn:
             post_ids = (
                 await Post.filter(community_id=community_id, matrix_event_id=target_event_id)
@@ -52,6 +58,7 @@ class Reactions:
 
     async def remove(self, event_id: str, *, tx: Transaction | None = None) -> bool:
         """Take back a redacted reaction; False when it was never counted."""
+        event_id = fit_key(event_id, EVENT_ID_LENGTH)
         async with self._db.transaction(tx) as inner:
             reaction = await Reaction.filter(event_id=event_id).using_db(inner.client).first()
             if reaction is None:

@@ -30,6 +30,7 @@ from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
 
 WAIT_SECONDS = 45.0  # an upper bound, see MAIL_TIMEOUT
+FIRST_SYNC = "matrix: first start; relaying from now on"
 
 
 @dataclass
@@ -44,7 +45,7 @@ class RunningBridge:
     config_path: Path | None = None
     """Another config for the same community (another process beside the first, say); else its own."""
     env: dict[str, str] = field(default_factory=dict)
-    """Environment variables for ``icop run`` (``ICOP_DATABASE_URL``, say)."""
+    """Extra environment of the daemon (e.g. ICOP_TEST_FAULTS, ICOP_DATABASE_URL), kept across restarts."""
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
@@ -139,14 +140,15 @@ async def wait_for(probe: Callable[[], Any], timeout: float, what: str, interval
 async def bridge_factory(
     stack: Stack, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Awaitable[RunningBridge]]]:
-    """``await bridge_factory(relay_policy="batched")``: a fresh community and its running daemon."""
+    """``await bridge_factory(relay_policy="batched")``: a fresh community and its running daemon;
+    ``env={...}`` adds to the daemon's environment."""
     bridges: list[RunningBridge] = []
 
-    async def make(**options: Any) -> RunningBridge:
+    async def make(*, env: dict[str, str] | None = None, **options: Any) -> RunningBridge:
         suffix = f"-{secrets.token_hex(3)}"
         directory = tmp_path / f"bridge{suffix}"
         community = prepare_community(stack, directory, user_suffix=suffix, web_port=free_port(), **options)
-        bridge = RunningBridge(stack, community, directory / "icop.log")
+        bridge = RunningBridge(stack, community, directory / "icop.log", env=dict(env or {}))
         bridges.append(bridge)
         bridge.start()
         await wait_for(lambda: "icop-bridge running" in bridge.log(), WAIT_SECONDS, "icop run to start")
@@ -154,6 +156,9 @@ async def bridge_factory(
         # has taken its first position in the room: a message sent from then on is relayed.
         await wait_for(lambda: _joined(bridge), WAIT_SECONDS, "the bot to join the room")
         await wait_for(bridge.healthy, WAIT_SECONDS, "icop run to be healthy (/healthz 200)")
+        # A fresh bridge relays what is said after its first sync only: wait for that position, or a
+        # message the test sends at once could fall before it on a loaded machine.
+        await wait_for(lambda: FIRST_SYNC in bridge.log(), WAIT_SECONDS, "the first Matrix sync")
         return bridge
 
     try:

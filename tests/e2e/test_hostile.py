@@ -226,7 +226,7 @@ async def test_mail_that_is_not_mime(
     await send_raw(stack, bridge, headerless)
     [held] = await bridge.wait_for_bot_events(1)
     assert held["content"]["msgtype"] == "m.notice"
-    assert held["content"]["body"].startswith("Held for a convener: post 1 from ")
+    assert held["content"]["body"].startswith("Held for a convener: post 1 (by email).")
     await send_raw(stack, bridge, minimal)
     [_, post] = await bridge.wait_for_bot_events(2)
     assert "Plain old text from 1995, été." in post["content"]["body"]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from nio import AsyncClient, JoinResponse, RoomSendResponse
 
+from bridge.devstack.community import room_messages
 from bridge.devstack.stack import Stack
 from bridge.devstack.synapse import MatrixUser
 from tests.e2e.conftest import RunningBridge, wait_for
@@ -93,16 +94,27 @@ def held_list(bridge: RunningBridge) -> list[dict[str, Any]]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
+def moderators_room(bridge: RunningBridge) -> list[dict[str, Any]]:
+    """The bot's messages in the community's moderators' room, oldest first."""
+    community = bridge.community
+    ana = community.member("ana").matrix
+    assert ana is not None
+    assert community.moderators_room_id is not None
+    events = room_messages(bridge.stack.homeserver_url, ana.access_token, community.moderators_room_id)
+    return [e for e in events if e["sender"] == community.bot.user_id]
+
+
 async def test_a_strangers_mail_is_held_announced_then_approved_once_or_rejected_with_a_reason(
     bridge_factory: BridgeFactory,
     send_mail: SendMail,
     read_mailbox: ReadMailbox,
     matrix_client: MatrixClient,
 ) -> None:
-    """Held: not in the room, not on the list; Ana sees the notice in the room and in her mailbox.
+    """Held: not in the room, not on the list. The room learns only "post N (by email)"; Ana and Kenji
+    get the details by mail and in the moderators' room, where `!icop held` lists the sender too.
     `!icop approve N` relays it to the room and to the list exactly once; `!icop reject N reason` mails
     the stranger the reason."""
-    bridge = await bridge_factory()
+    bridge = await bridge_factory(moderators_room=True)
     community = bridge.community
     stranger = f"sam-{secrets.token_hex(3)}@example.test"
     ana = community.member("ana")
@@ -111,6 +123,24 @@ async def test_a_strangers_mail_is_held_announced_then_approved_once_or_rejected
 
     await send_mail(stranger_mail(bridge, stranger, "Hello list", "May I ask about estimation?"))
     number = await held_number(bridge, 1)
+    [room_notice] = notices(bridge)
+    assert room_notice["content"]["body"].startswith(f"Held for a convener: post {number} (by email).")
+    for private in ("Hello list", "estimation", "Sam", stranger):
+        assert private not in room_notice["content"]["body"]
+    [details] = await wait_for(lambda: moderators_room(bridge), 30, "the held notice in the moderators' room")
+    assert (
+        f"post {number} from Sam Stranger <{stranger}> (by email): “Hello list”" in details["content"]["body"]
+    )
+    [to_kenji] = await read_mailbox(community.member("kenji").email, 1)  # core team: told by mail too
+    assert to_kenji["Subject"] == "[pm-practice] Held for you: Hello list"
+    assert community.moderators_room_id is not None
+    await say(ana_client, community.moderators_room_id, "!icop held")
+    listing = await wait_for(lambda: moderators_room(bridge)[1:], 30, "the held list in the moderators' room")
+    assert f"{number}: Sam Stranger <{stranger}> (email): Hello list" in listing[0]["content"]["body"]
+    await say(ana_client, community.room_id, "!icop held")
+    short = await answer_to(bridge, "Held posts:")
+    assert short.startswith(f"Held posts: {number} (by email).")
+    assert stranger not in short
     [notice_mail] = await read_mailbox(ana.email, 1)
     assert notice_mail["Subject"] == "[pm-practice] Held for you: Hello list"
     assert notice_mail["Auto-Submitted"] == "auto-generated"
@@ -122,7 +152,7 @@ async def test_a_strangers_mail_is_held_announced_then_approved_once_or_rejected
 
     await say(ana_client, community.room_id, f"!icop approve {number}")
     answer = await answer_to(bridge, "Approved post")
-    assert f"post {number} from Sam Stranger <{stranger}> (by email)" in answer
+    assert answer == f"Approved post {number}: relayed."
     [post] = await wait_for(lambda: relayed(bridge), 30, "the approved post in the room")
     assert "May I ask about estimation?" in post["content"]["body"]
     [on_list] = await read_mailbox(community.member("priya").email, 1)

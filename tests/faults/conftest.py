@@ -31,7 +31,7 @@ from nio import AsyncClient, AsyncClientConfig, RoomSendResponse
 from bridge.devstack.community import prepare_community
 from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
-from tests.e2e.conftest import RunningBridge, wait_for
+from tests.e2e.conftest import FIRST_SYNC, RunningBridge, wait_for
 from tests.fixtures.servers import Mailbox, mailbox_owner
 
 START_SECONDS = 60.0
@@ -55,6 +55,8 @@ async def launch_bridge(stack: Stack, directory: Path, *, outbox: str | None = N
     await wait_for(lambda: "icop-bridge running" in bridge.log(), START_SECONDS, "icop run to start")
     await wait_for(lambda: _bot_joined(bridge), START_SECONDS, "the bot to join the room")
     await wait_for(bridge.healthy, START_SECONDS, "icop run to be healthy (/healthz 200)")
+    # What is said before a fresh bridge's first sync is room history, not relayed: wait for it.
+    await wait_for(lambda: FIRST_SYNC in bridge.log(), START_SECONDS, "the first Matrix sync")
     return bridge
 
 

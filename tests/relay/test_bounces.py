@@ -298,3 +298,26 @@ def test_members_command_lists_and_resets(
     assert main(base) == 2
     assert main([*base, "--community", "nope"]) == 2
     assert main([*base, "--community", "data-quality"]) == 1  # in the config, not yet in the store
+
+
+async def test_a_bounce_from_a_members_address_counts_through_its_report(database: Database) -> None:
+    """Ana's own server bounces her list mail with her address in From and a plain-text qmail notice to
+    the list address (no VERP, no null sender): not a post; Siobhán, whom the report names, is scored."""
+    store = Store(database)
+    context = await community(store)
+    handler = BounceHandler(store, BouncePolicy(), clock=Clock())
+    inbound = MailInbound(store, Ingestor(store, KEY), lambda: {context.slug: context}, bounces=handler)
+    raw = (
+        f"Return-Path: <ana@example.org>\r\nDelivered-To: {LIST}\r\nFrom: Ana Souza <ana@example.org>\r\n"
+        f"To: {LIST}\r\nSubject: failure notice\r\nMessage-ID: <qmail.1@example.org>\r\n"
+        "Date: Mon, 02 Nov 2026 09:00:00 +0000\r\n\r\n"
+        "Hi. This is the qmail-send program at mail.example.org.\r\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\r\n"
+        "<siobhan@example.ie>:\r\n550 5.1.1 mailbox unavailable\r\n\r\n"
+        "--- Below this line is a copy of the message.\r\n"
+    ).encode()
+    await inbound.handle(FetchedMail(1, 1, raw, (), None))
+    members = {m.email: m for m in await store.communities.members(context.id)}
+    assert members["siobhan@example.ie"].bounce_score == pytest.approx(1.0)
+    assert members["ana@example.org"].bounce_score == 0.0
+    assert await store.posts.by_message_ids(context.id, ["qmail.1@example.org"]) == {}

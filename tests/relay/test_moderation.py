@@ -4,6 +4,7 @@ room commands are answered and never relayed, non-members are told once, forged 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,10 +14,10 @@ from bridge.core.tokens import sign_reply_token
 from bridge.relay.community import CommunityContext
 from bridge.relay.ingest import Ingestor, IngestStatus
 from bridge.relay.moderation import JoinHints, Moderation, SenderGate
-from bridge.relay.notices import HELD_NOTICE, REJECTION_NOTICE
+from bridge.relay.notices import HELD_NOTICE, REJECTION_NOTICE, held_details_text, held_notice_text
 from bridge.relay.room_commands import RoomCommands, RoomSend
 from bridge.relay.room_commands.families import every_family
-from bridge.store import Database, Store
+from bridge.store import Database, PostRecord, Store
 from bridge.store.moderation import ModerationLog
 from tests.relay.test_ingest import KEY, NOW, ROOM, chat, community, mail
 
@@ -58,8 +59,11 @@ async def held_post(store: Store) -> tuple[CommunityContext, Moderation, Ingesto
     return ctx, moderation, ingestor, outcome.post_id
 
 
-async def test_a_held_post_queues_notices_for_the_room_and_each_convener_only(store: Store) -> None:
-    """The post is kept held; its only rows are notices: the room once and Ana (the convener) by mail."""
+async def test_a_held_post_queues_notices_for_the_room_and_each_convener_and_core_member(
+    store: Store,
+) -> None:
+    """The post is kept held; its only rows are notices: the room once, Ana (convener) and Kenji (core)
+    by mail; the member and the reader are not told."""
     _, moderation, _, post_id = await held_post(store)
     post = await store.posts.get(post_id)
     assert post is not None
@@ -67,6 +71,7 @@ async def test_a_held_post_queues_notices_for_the_room_and_each_convener_only(st
     rows = await store.outbox.for_post(post_id)
     assert sorted((r.channel.value, r.kind.value, r.recipient, r.revision) for r in rows) == [
         ("email", "notice", "ana@example.org", HELD_NOTICE),
+        ("email", "notice", "kenji@example.jp", HELD_NOTICE),
         ("matrix", "notice", ROOM, HELD_NOTICE),
     ]
     [listed] = await moderation.held()
@@ -143,10 +148,13 @@ async def test_room_commands_answer_and_are_never_ingested(store: Store) -> None
     assert await rooms.intercept(ctx, chat("$c3", "@ana:localhost", "!icop approve"))
     assert await rooms.intercept(ctx, chat("$c4", "@ana:localhost", f"!icop approve {post_id}"))
     listing, refusal, usage, approved = room.bodies()
-    assert f"{post_id}: Stranger <{STRANGER}> (email): Offer" in listing
+    # The community's room learns the number and the channel, never who sent what.
+    assert listing == (
+        f"Held posts: {post_id} (by email). The conveners and core team have the details by mail."
+    )
     assert refusal.startswith("Sorry, only the conveners")
     assert "needs the number" in usage
-    assert approved.startswith(f"Approved post {post_id}")
+    assert approved == f"Approved post {post_id}: relayed."
     _, content, txn = room.sent[0]
     assert content["msgtype"] == "m.notice"
     assert content["m.relates_to"] == {"m.in_reply_to": {"event_id": "$c1"}}
@@ -214,3 +222,45 @@ async def test_a_refuted_member_is_held_unless_their_token_vouches(store: Store)
     assert "address of a member (kenji@example.jp), perhaps forged" in refused.message
     assert not await moderation.banned(ctx, "kenji@example.jp")
     assert (await moderation.reject(ctx, outcome.post_id, "@ana:localhost")).done
+
+
+async def test_the_moderators_room_gets_the_details_and_the_room_only_the_number(store: Store) -> None:
+    """With a moderators' room: the held post queues a notice there too; `!icop held` there lists the
+    sender and subject, answered in that room; a rejection in the community room names nobody."""
+    plain, moderation, ingestor, _ = await held_post(store)
+    ctx = replace(plain, moderators_room_id="!mods:localhost")
+    outcome = await ingestor.ingest(ctx, mail("spam3@elsewhere.net", STRANGER, "Cheap pills", subject="Deal"))
+    assert outcome.post_id is not None
+    rooms = sorted(
+        r.recipient for r in await store.outbox.for_post(outcome.post_id) if r.channel is Channel.MATRIX
+    )
+    assert rooms == ["!mods:localhost", ROOM]
+
+    room = Room()
+    moderators = room_commands(moderation, room.send)
+    await moderators.in_moderators_room(ctx, chat("$p1", "@ana:localhost", "!icop held"))
+    await moderators.in_moderators_room(ctx, chat("$p2", "@ana:localhost", "Just chatting among us"))
+    await moderators.intercept(ctx, chat("$p3", "@ana:localhost", "!icop held"))
+    await moderators.intercept(ctx, chat("$p4", "@ana:localhost", f"!icop reject {outcome.post_id} spam"))
+    (private_room, private, _), (public_room, public, _), (_, rejected, _) = room.sent
+    assert private_room == "!mods:localhost"
+    assert f"{outcome.post_id}: Stranger <{STRANGER}> (email): Deal" in str(private["body"])
+    assert public_room == ROOM
+    assert STRANGER not in str(public["body"])
+    assert "and in the moderators' room" in str(public["body"])
+    assert rejected["body"] == f"Rejected post {outcome.post_id}. The sender is told by mail."
+
+
+def test_the_rooms_held_notice_names_nobody() -> None:
+    post = PostRecord(
+        id=7, community_id=1, thread_id=1, parent_id=None, author_id=None, author_name="Sam Spammer",
+        author_address="sam@spam.example", origin_channel=Channel.EMAIL, origin_key="k", matrix_event_id=None,
+        email_message_id=None, subject="Say goodbye to yellow stained teeth!!!", text="Buy now", html=None,
+        full_text=None, state=PostState.HELD, created_at=NOW, edited_at=None, reaction_count=0,
+    )  # fmt: skip
+    public = held_notice_text(post)
+    assert public.startswith("Held for a convener: post 7 (by email).")
+    for secret in ("Sam", "spam.example", "teeth", "Buy now"):
+        assert secret not in public
+    details = held_details_text(post)
+    assert all(secret in details for secret in ("Sam Spammer", "sam@spam.example", "teeth", "> Buy now"))

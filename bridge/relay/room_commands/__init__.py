@@ -40,6 +40,8 @@ class CommandRequest:
     asker: Recipient | None
     command: object
     store: Store
+    private: bool = False
+    """Asked in the community's moderators' room, where answers may name senders and subjects."""
 
     @property
     def by(self) -> str:
@@ -92,6 +94,18 @@ class RoomCommands:
             await self.hints.tell(community, message, self._must_reply)
         return False
 
+    async def in_moderators_room(self, community: CommunityContext, message: InboundMessage) -> None:
+        """A message in the community's moderators' room: commands are answered there in full; nothing
+        said there is ever relayed, and no one there is told how to join."""
+        read = read_command(message.text, self.specs)
+        if read is None or community.moderators_room_id is None:
+            return
+        asker = await self._member(community, message.sender_address)
+        answer = await self._answer(
+            community, message, read.verb, read.spec, read.command, asker, private=True
+        )
+        await self._reply(community, message, answer, "command", room_id=community.moderators_room_id)
+
     async def _member(self, community: CommunityContext, sender: str) -> Recipient | None:
         person = await self.store.communities.person_by_matrix_id(sender)
         return await self.store.communities.member(community.id, person.id) if person else None
@@ -104,6 +118,8 @@ class RoomCommands:
         spec: CommandSpec | None,
         command: object,
         asker: Recipient | None,
+        *,
+        private: bool = False,
     ) -> str:
         role, state = (asker.role, asker.state) if asker else (None, None)
         if spec is None:
@@ -128,7 +144,7 @@ class RoomCommands:
         handler = self.handlers.get(type(command))
         if handler is None:
             return f"`!icop {spec.verb}` is not available here."
-        request = CommandRequest(community, message, asker, command, self.store)
+        request = CommandRequest(community, message, asker, command, self.store, private)
         return await handler.answer(request)
 
     async def _must_reply(
@@ -144,8 +160,10 @@ class RoomCommands:
         what: str,
         *,
         must: bool = False,
+        room_id: str | None = None,
     ) -> None:
-        assert community.room_id is not None
+        room_id = room_id or community.room_id
+        assert room_id is not None
         content: dict[str, Any] = {"msgtype": "m.notice", "body": text, ORIGIN_MARKER_KEY: {"notice": what}}
         if message.matrix_event_id:
             reply = {"m.in_reply_to": {"event_id": message.matrix_event_id}}
@@ -157,7 +175,7 @@ class RoomCommands:
             )
         txn = f"icop.{what}.{message.matrix_event_id or message.origin_key}"
         try:
-            await self.send(community.room_id, content, txn)
+            await self.send(room_id, content, txn)
         except Exception as error:
             log.warning("could not answer in the room: %s", error, extra={"community": community.slug})
             if must:

@@ -1,4 +1,8 @@
-"""``!icop held``, ``approve``, ``reject`` and ``ban`` in the room, answered by ``Moderation``."""
+"""``!icop held``, ``approve``, ``reject`` and ``ban`` in the room, answered by ``Moderation``.
+
+In the community's room the answers name no sender and quote no subject (a held post is often a
+stranger's, sometimes spam); in the moderators' room they are given in full.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,14 @@ class ModerationCommands:
             held = await moderation.held(community)
             if not held:
                 return "No posts are held."
-            return "Held posts:\n" + "\n".join(h.line() for h in held)
+            if request.private:
+                return "Held posts:\n" + "\n".join(h.line() for h in held)
+            # The community's room learns only numbers and channels: held mail is often a stranger's.
+            where = "by mail" + (" and in the moderators' room" if community.moderators_room_id else "")
+            return (
+                f"Held posts: {', '.join(h.short() for h in held)}. "
+                f"The conveners and core team have the details {where}."
+            )
         assert command.post_id is not None
         if command.name is CommandName.APPROVE:
             decision = await moderation.approve(community, command.post_id, request.by)
@@ -29,4 +40,4 @@ class ModerationCommands:
             decision = await moderation.reject(community, command.post_id, request.by, command.reason)
         else:
             decision = await moderation.ban(community, command.post_id, request.by, command.reason)
-        return decision.message
+        return decision.message if request.private else decision.for_room
