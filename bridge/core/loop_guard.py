@@ -297,6 +297,26 @@ def classify_mail(
     return MailVerdict(MailClass.RELAY, "no automatic or looping signs")
 
 
+ARCHIVE_RULES: tuple[MailRule, ...] = tuple(
+    rule for rule in MAIL_RULES if rule not in (_own_message_id, _own_x_loop, _own_list_headers, _precedence)
+)
+"""The rules that still mean something for a mail in a list's archive: the signs of bounces and
+automatic replies. Our own traces do not (a list's archive carries its own List-Id and List-Post, and
+a mail we sent is recognised as already stored by its Message-ID), nor does ``Precedence: list``, which
+list servers add to every copy they distribute."""
+
+
+def classify_archived_mail(headers: Headers) -> MailVerdict:
+    """Whether a mail from an archive is a bounce or an automatic reply (never imported as a post)."""
+    view = HeaderView(headers)
+    me = _Identity(own_domain="", list_ids=frozenset(), message_id_domain="")
+    for rule in ARCHIVE_RULES:
+        verdict = rule(view, me)
+        if verdict is not None:
+            return verdict
+    return MailVerdict(MailClass.RELAY, "no automatic signs")
+
+
 def is_own_matrix_event(sender: str, bot_user_id: str, content: Mapping[str, object]) -> bool:
     """Whether an event is the bridge's own: sent by the bot, or carrying our origin marker (also
     inside the ``m.new_content`` of an edit), so it is never relayed back out."""
