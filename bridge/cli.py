@@ -94,7 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("email", help="the member's address")
     reset.add_argument("--community", metavar="SLUG", default=argparse.SUPPRESS, help="the community")
+    _import_parser(commands)
     return parser
+
+
+def _import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    imports = commands.add_parser(
+        "import", help="import a list's mail archives or a room's history as posts (nothing is sent)"
+    )
+    sources = imports.add_subparsers(dest="import_command", required=True, metavar="SOURCE")
+    mbox = sources.add_parser(
+        "mbox", help="mbox files: Mailman 2 pipermail (.txt, .txt.gz), Mailman 3 / HyperKitty, Google Groups"
+    )
+    mbox.add_argument("files", nargs="+", metavar="FILE", help="mbox files, plain or gzip")
+    mbox.add_argument("--community", required=True, metavar="SLUG", help="the community to import into")
+    mbox.add_argument(
+        "--jobs", type=int, metavar="N", help="processes reading mail (default: every core for large imports)"
+    )
+    matrix = sources.add_parser("matrix", help="the community room's history, through the bridge's account")
+    matrix.add_argument("--community", required=True, metavar="SLUG", help="the community to import into")
+    matrix.add_argument(
+        "--since", metavar="DATE", help="only events from this day on (YYYY-MM-DD, UTC) or this ISO 8601 time"
+    )
 
 
 def _stop_during_start_up(signum: int, frame: object) -> None:
@@ -139,4 +160,8 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return asyncio.run(commands.held(loaded, args))
     if args.command == "members":
         return asyncio.run(commands.members(loaded, args))
+    if args.command == "import":
+        from bridge.importer.commands import import_command
+
+        return import_command(loaded, args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

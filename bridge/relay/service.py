@@ -21,7 +21,7 @@ from aiohttp import web
 from bridge.config import LoadedConfig
 from bridge.config.secrets import SecretRef
 from bridge.core.loop_guard import ORIGIN_MARKER_KEY
-from bridge.core.model import Channel, DeliveryMode, Role, RosterMember
+from bridge.core.model import Channel
 from bridge.email.inbox import ImapInbox
 from bridge.email.smtp import SmtpSender
 from bridge.logs import SecretRedactor
@@ -29,7 +29,7 @@ from bridge.matrix.sender import MatrixSender
 from bridge.matrix.session import MatrixError, MatrixSession
 from bridge.matrix.sync import SyncLoop
 from bridge.relay.bounces import BounceHandler, MailAndRoomNotices, bounce_policy
-from bridge.relay.community import CommunityContext
+from bridge.relay.community import CommunityContext, sync_community
 from bridge.relay.from_email import MailInbound
 from bridge.relay.from_matrix import MatrixInbound
 from bridge.relay.ingest import Ingestor
@@ -152,33 +152,8 @@ class RelayService:
 
     async def _sync_communities(self) -> None:
         """Communities and rosters from config into the store (idempotent; delivery choices survive)."""
-        config = self.loaded.config
-        for community in config.community:
-            roster = [
-                RosterMember(
-                    name=m.name,
-                    email=m.email,
-                    role=Role(m.role),
-                    matrix=m.matrix,
-                    time_zone=m.time_zone,
-                    delivery=DeliveryMode(m.delivery),
-                )
-                for m in community.member
-            ]
-            sync = await self.store.communities.sync_community(
-                slug=community.slug,
-                name=community.name,
-                list_address=community.list_address,
-                room=community.room,
-                time_zone=community.time_zone,
-                roster=roster,
-            )
-            if community.room.startswith("!"):
-                await self.store.communities.set_room_id(sync.community_id, community.room)
-            log.info(
-                "community ready",
-                extra={"community": community.slug, "added": sync.added, "updated": sync.updated},
-            )
+        for community in self.loaded.config.community:
+            await sync_community(self.store, community)
 
     async def stop(self) -> None:
         if self.inbox is not None:
