@@ -1,7 +1,16 @@
-"""``python -m bench`` (``make bench``): the relay benchmark on a local stack; see bench/relay.py."""
+"""``python -m bench [relay] [import]`` (``make bench``: both): the benchmarks; see each module."""
 
 import asyncio
+import sys
 
-from bench.relay import main
+from bench import import_mbox, relay
 
-raise SystemExit(asyncio.run(main()))
+CHOSEN = sys.argv[1:] or ["relay", "import"]
+BENCHMARKS = {"relay": relay.main, "import": import_mbox.main}
+
+code = 0
+for name in CHOSEN:
+    if name not in BENCHMARKS:
+        raise SystemExit(f"unknown benchmark {name!r}: choose from {', '.join(BENCHMARKS)}")
+    code = asyncio.run(BENCHMARKS[name]()) or code
+raise SystemExit(code)

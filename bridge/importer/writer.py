@@ -152,7 +152,7 @@ class ArchiveWriter:
                 self.community.id, self._thread_rows(rows, placements, thread_ids), rows, now=self.now, tx=tx
             )
             await self.archive.touch_threads(_activity(rows, set(thread_ids.values())), tx)
-            waiting = self._adopted(fresh, post_ids)
+            waiting = self._adopted(fresh, placements, post_ids)
             await self.archive.set_parents(waiting, tx)
             # Tags of imported posts are filed here, in the batch's transaction, like live ingest's.
         self.threads.commit(plan, thread_ids)
@@ -284,21 +284,25 @@ class ArchiveWriter:
             )
         return threads
 
-    def _adopted(self, fresh: list[tuple[int, Pending]], post_ids: list[int]) -> dict[int, int]:
-        """Replies stored before their parent, now that the parent is here: reply id → parent id."""
+    def _adopted(
+        self, fresh: list[tuple[int, Pending]], placements: list[Placement], post_ids: list[int]
+    ) -> dict[int, int]:
+        """Replies stored before their parent (in an earlier batch or earlier in this one), now that the
+        parent is here: reply id → parent id."""
+        waiting = {cited: list(children) for cited, children in self._waiting.items()}
         adopted: dict[int, int] = {}
-        for (_, item), post_id in zip(fresh, post_ids, strict=True):
-            message_id = item.message.email_message_id
-            for child in self._waiting.get(message_id or "", []):
+        for (_, item), placement, post_id in zip(fresh, placements, post_ids, strict=True):
+            for child in waiting.pop(item.message.email_message_id or "", []):
                 adopted[child] = post_id
+            if placement.awaits:
+                waiting.setdefault(placement.awaits, []).append(post_id)
         return adopted
 
     def _remember_waiting(
         self, fresh: list[tuple[int, Pending]], placements: list[Placement], post_ids: list[int]
     ) -> None:
-        for _, item in fresh:
+        for (_, item), placement, post_id in zip(fresh, placements, post_ids, strict=True):
             self._waiting.pop(item.message.email_message_id or "", None)
-        for placement, post_id in zip(placements, post_ids, strict=True):
             if placement.awaits:
                 self._waiting.setdefault(placement.awaits, []).append(post_id)
 

@@ -7,9 +7,9 @@ needs are one query per kind. The rows written are exactly the rows ``Posts.inge
 columns, the same values for the same message; a test compares them), so an imported post is a post
 like any other. Nothing here creates outbox rows: an archive is history and is never sent.
 
-A batch holds the database's write lock from its first statement (SQLite: a no-op write; PostgreSQL:
-row locks as it goes), so a daemon storing live mail beside an import waits a fraction of a second and
-never sees half a batch, and a message the daemon stored first is found as already stored.
+A batch holds the database's write lock from its first statement (SQLite: an immediate transaction;
+PostgreSQL: row locks as it goes), so a daemon storing live mail beside an import waits a fraction of a
+second and never sees half a batch, and a message the daemon stored first is found as already stored.
 """
 
 from __future__ import annotations
@@ -154,11 +154,9 @@ class ArchiveStore:
 
     @contextlib.asynccontextmanager
     async def batch(self) -> AsyncIterator[Transaction]:
-        """One transaction holding the write lock from its start, so what it reads stays true until it
-        commits (SQLite would otherwise fail a write after a read that another writer outdated)."""
+        """One transaction for a batch; on SQLite it holds the write lock from its start (``Database``),
+        so what it reads stays true until it commits and the ids it reserves are its own."""
         async with self._db.transaction() as tx:
-            if self._sqlite:
-                await self._db.execute('UPDATE "thread" SET "id" = "id" WHERE 0', tx=tx)
             yield tx
 
     async def known_posts(
