@@ -306,6 +306,13 @@ a mail we sent is recognised as already stored by its Message-ID), nor does ``Pr
 list servers add to every copy they distribute."""
 
 
+ARCHIVE_HEADERS = frozenset(
+    {"content-type", "x-failed-recipients", "auto-submitted", *_RESPONDER_HEADERS, "subject"}
+    | {"return-path", "sender", "from"}
+)
+"""The headers ``ARCHIVE_RULES`` read: decoding only these keeps classifying cheap for an import."""
+
+
 def classify_archived_mail(headers: Headers) -> MailVerdict:
     """Whether a mail from an archive is a bounce or an automatic reply (never imported as a post)."""
     view = HeaderView(headers)

@@ -20,7 +20,13 @@ from html import escape
 from types import MappingProxyType
 from typing import overload
 
-from bridge.core.loop_guard import MailClass, MailVerdict, classify_archived_mail, classify_mail
+from bridge.core.loop_guard import (
+    ARCHIVE_HEADERS,
+    MailClass,
+    MailVerdict,
+    classify_archived_mail,
+    classify_mail,
+)
 from bridge.core.message_ids import parse_message_id, parse_references
 from bridge.core.model import Attachment, Channel, InboundMessage, ThreadRefs
 from bridge.email.addresses import (
@@ -118,7 +124,11 @@ def parse_archived_mail(raw: bytes, community_slug: str) -> ArchivedMail:
     defects: list[str] = []
     message = _parse_bytes(raw, defects)
     written = _written(raw, message, defects)
-    headers = [(name, header_text(str(value))) for name, value in message.raw_items()]
+    headers = [
+        (name, header_text(str(value)))
+        for name, value in message.raw_items()
+        if name.lower() in ARCHIVE_HEADERS
+    ]
     verdict = classify_archived_mail(headers)
     return ArchivedMail(
         message=replace(written.message, community_slug=community_slug, sent_at=written.sent_at),

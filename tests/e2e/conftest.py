@@ -110,10 +110,15 @@ async def bridge_factory(
     """``await bridge_factory(relay_policy="batched")``: a fresh community and its running daemon."""
     bridges: list[RunningBridge] = []
 
-    async def make(**options: Any) -> RunningBridge:
+    async def make(
+        before_start: Callable[[DemoCommunity], Awaitable[None]] | None = None, **options: Any
+    ) -> RunningBridge:
+        """``before_start`` acts in the room before the daemon first runs (history it never relays)."""
         suffix = f"-{secrets.token_hex(3)}"
         directory = tmp_path / f"bridge{suffix}"
         community = prepare_community(stack, directory, user_suffix=suffix, web_port=free_port(), **options)
+        if before_start is not None:
+            await before_start(community)
         bridge = RunningBridge(stack, community, directory / "icop.log")
         bridges.append(bridge)
         bridge.start()
