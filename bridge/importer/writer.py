@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from tortoise.exceptions import BaseORMException, IntegrityError
 
-from bridge.core.archive_threads import ArchivedItem, ArchiveThreads, Placement, StoreAnswers, ThreadSpan
+from bridge.core.archive_threads import ArchivedItem, ArchiveThreads, Placement, StoreAnswers
 from bridge.core.message_ids import post_id_from_message_id
 from bridge.core.model import Channel, InboundMessage, PostState
 from bridge.core.subjects import normalize_subject
@@ -209,10 +209,7 @@ class ArchiveWriter:
         return StoreAnswers(
             message_threads=message_threads,
             event_threads={key: ref.thread_id for key, ref in known.by_event_id.items()},
-            subject_threads={
-                subject: [ThreadSpan(t.thread_id, t.created_at, t.last_activity_at) for t in threads]
-                for subject, threads in subjects.items()
-            },
+            subject_threads=subjects,
         )
 
     async def _rows(

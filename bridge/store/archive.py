@@ -24,21 +24,13 @@ from typing import Any
 
 from tortoise import fields as tortoise_fields
 
+from bridge.core.archive_threads import ThreadSpan
 from bridge.core.model import InboundMessage, PostState
 from bridge.store.database import Database, Dialect, Transaction
 from bridge.store.models import Post, StoredAttachment, Thread
 from bridge.store.records import PostRef, RawMessage, as_utc
 
 LOOKUP_CHUNK = 500  # ids per IN (...) list: far below SQLite's and asyncpg's parameter limits
-
-
-@dataclass(frozen=True, slots=True)
-class SubjectThread:
-    """A stored thread with a given normalised subject, for the subject rule of threading."""
-
-    thread_id: int
-    created_at: datetime
-    last_activity_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +168,8 @@ class ArchiveStore:
 
     async def threads_by_subject(
         self, community_id: int, normalised_subjects: Iterable[str], tx: Transaction
-    ) -> dict[str, list[SubjectThread]]:
-        found: dict[str, list[SubjectThread]] = {}
+    ) -> dict[str, list[ThreadSpan]]:
+        found: dict[str, list[ThreadSpan]] = {}
         for chunk in _chunks(sorted(set(normalised_subjects))):
             rows = await self._db.fetch(
                 'SELECT "id", "normalised_subject", "created_at", "last_activity_at" FROM "thread" '
@@ -188,9 +180,7 @@ class ArchiveStore:
             )
             for row in rows:
                 found.setdefault(str(row["normalised_subject"]), []).append(
-                    SubjectThread(
-                        int(row["id"]), _moment(row["created_at"]), _moment(row["last_activity_at"])
-                    )
+                    ThreadSpan(int(row["id"]), _moment(row["created_at"]), _moment(row["last_activity_at"]))
                 )
         return found
 

@@ -74,18 +74,14 @@ def samples() -> list[Sample]:
             Sample(key, _envelope(kw.pop("sender", "ana@example.org"), when), raw, outcome, thread, **kw)
         )
 
-    add(
-        "root",
-        _mail(
-            ana,
-            "[pm] Estimação de projetos",
-            "Mon, 04 Mar 2019 09:00:00 +0000",
-            "<root@example.org>",
-            "Como vocês estimam projetos grandes? Ação e reação.",
-        ),
-        "imported",
-        "estimation",
+    root = _mail(
+        ana,
+        "[pm] Estimação de projetos",
+        "Mon, 04 Mar 2019 09:00:00 +0000",
+        "<root@example.org>",
+        "Como vocês estimam projetos grandes? Ação e reação.",
     )
+    add("root", root, "imported", "estimation")
     reply = _mail(
         bo,
         "Re: [pm] Estimação de projetos",
@@ -265,17 +261,7 @@ def samples() -> list[Sample]:
         "skipped",
         reason="automatic mail",
     )
-    add(
-        "repeat",
-        _mail(
-            ana,
-            "[pm] Estimação de projetos",
-            "Mon, 04 Mar 2019 09:00:00 +0000",
-            "<root@example.org>",
-            "Como vocês estimam projetos grandes? Ação e reação.",
-        ),
-        "already",
-    )
+    add("repeat", root, "already")  # the same mail filed twice
     add(
         "no-message-id",
         _mail(bo, "No Message-ID here", "Tue, 12 Mar 2019 09:00:00 +0000", None, "Sent by an old client."),
