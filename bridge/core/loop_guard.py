@@ -247,7 +247,10 @@ _DAEMON_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster"})
 def _daemon_sender(headers: HeaderView, me: _Identity) -> MailVerdict | None:
     """Mail from MAILER-DAEMON or postmaster: the authors of bounces that carry no report."""
     for name in ("return-path", "sender", "from"):
-        for address in _addresses(headers.all(name)):
+        values = headers.all(name)
+        if not any(local in value.casefold() for value in values for local in _DAEMON_LOCAL_PARTS):
+            continue  # parsing addresses is slow, and neither name appears anywhere in these values
+        for address in _addresses(values):
             local = address.rpartition("@")[0] or address
             if local in _DAEMON_LOCAL_PARTS:
                 return MailVerdict(MailClass.BOUNCE, f"{name} is {address}")

@@ -31,11 +31,11 @@ _HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
 
 @dataclass(frozen=True, slots=True)
 class ReadMail:
-    """A mail ready to store; ``message.sent_at`` is set."""
+    """A mail ready to store; ``message.sent_at`` is set. The raw bytes stay with the ``MboxEntry``
+    (sending them back from a worker process would only copy them twice)."""
 
     where: str
     message: InboundMessage
-    raw: bytes
     notes: tuple[str, ...] = ()
 
 
@@ -80,7 +80,7 @@ def read_entry(entry: MboxEntry, community_slug: str, *, now: datetime) -> ReadM
             )
             + ": the From line's date used"
         )
-    return ReadMail(entry.where, replace(message, sent_at=sent_at), raw, tuple(notes))
+    return ReadMail(entry.where, replace(message, sent_at=sent_at), tuple(notes))
 
 
 def read_entries(

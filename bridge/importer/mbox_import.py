@@ -65,9 +65,8 @@ async def import_mbox(
         context.set_forkserver_preload(PRELOAD)
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
     try:
-        in_flight: deque[asyncio.Future[list[ReadMail | NotImported]]] = deque()
+        in_flight: deque[tuple[list[MboxEntry], int, asyncio.Future[list[ReadMail | NotImported]]]] = deque()
         pending: list[Pending] = []
-        positions: list[int] = []
         exhausted = False
         while True:
             while not exhausted and len(in_flight) < max(2, jobs * 2):
@@ -76,25 +75,24 @@ async def import_mbox(
                     exhausted = True
                     break
                 entries, position = chunk
-                positions.append(position)
                 if pool is None:
                     done: asyncio.Future[list[ReadMail | NotImported]] = loop.create_future()
                     done.set_result(read_entries(entries, community.slug, now))
-                    in_flight.append(done)
                 else:
-                    in_flight.append(loop.run_in_executor(pool, read_entries, entries, community.slug, now))
+                    done = loop.run_in_executor(pool, read_entries, entries, community.slug, now)
+                in_flight.append((entries, position, done))
             if not in_flight:
                 break
-            results = await in_flight.popleft()
-            for result in results:
+            entries, position, done = in_flight.popleft()
+            for entry, result in zip(entries, await done, strict=True):
                 if isinstance(result, NotImported):
                     _not_imported(progress, result)
                 else:
-                    pending.append(_pending(result))
+                    pending.append(_pending(result, entry))
             if len(pending) >= BATCH or (exhausted and not in_flight):
                 await _store(writer, pending, progress)
                 pending = []
-            progress.advance_to(positions.pop(0))
+            progress.advance_to(position)
         if pending:
             await _store(writer, pending, progress)
     finally:
@@ -124,8 +122,8 @@ def _chunks(
         offset += file.size
 
 
-def _pending(read: ReadMail) -> Pending:
-    return Pending(read.where, read.message, RawMessage(content_type="message/rfc822", data=read.raw))
+def _pending(read: ReadMail, entry: MboxEntry) -> Pending:
+    return Pending(read.where, read.message, RawMessage(content_type="message/rfc822", data=entry.raw))
 
 
 def _not_imported(progress: Progress, result: NotImported) -> None:
