@@ -41,7 +41,7 @@ from bridge.matrix.session import CLIENT_API, MatrixError, MatrixSession
 from bridge.matrix.sync import TIMELINE_TYPES
 from bridge.relay.community import CommunityContext
 from bridge.relay.from_matrix import with_files
-from bridge.relay.persistence import StoredMatrixLogin
+from bridge.relay.persistence import StoredMatrixLogin, StoredSince, sync_cursor_key
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,10 @@ async def import_matrix_command(
     try:
         await session.login(StoredMatrixLogin(store.settings))
         room_id = community.room_id or await session.resolve_room(config.room)
-        events = await room_history(session, room_id, since)
+        # Start where the daemon's sync stands: what came after is the daemon's to relay (and mail),
+        # not history for the import to store silently.
+        relayed_up_to = await StoredSince(store.cursors, sync_cursor_key(session.user_id)).load()
+        events = await room_history(session, room_id, since, start=relayed_up_to)
         progress = Progress(len(events), unit="events")
         try:
             counts = await RoomHistory(store, community, session, room_id, progress).replay(events)
@@ -88,14 +91,14 @@ async def import_matrix_command(
 
 
 async def room_history(
-    session: MatrixSession, room_id: str, since: datetime | None
+    session: MatrixSession, room_id: str, since: datetime | None, *, start: str | None = None
 ) -> list[Mapping[str, Any]]:
-    """The room's events from the newest back to ``since`` (or the room's creation), oldest first."""
+    """The room's events from ``start`` (a sync or pagination token; default: the newest event) back to
+    ``since`` (or the room's creation), oldest first."""
     path = f"{CLIENT_API}/rooms/{quote(room_id, safe='')}/messages"
     message_filter = json.dumps({"types": list(TIMELINE_TYPES)}, separators=(",", ":"))
     limit_ms = int(since.timestamp() * 1000) if since is not None else None
     collected: list[Mapping[str, Any]] = []
-    start: str | None = None
     while True:
         query = {"dir": "b", "limit": str(PAGE_SIZE), "filter": message_filter}
         if start is not None:

@@ -69,7 +69,7 @@ async def import_mbox(
         pending: list[Pending] = []
         exhausted = False
         while True:
-            while not exhausted and len(in_flight) < max(2, jobs * 2):
+            while not exhausted and len(in_flight) < max(4, jobs * 4):
                 chunk = next(chunks, None)
                 if chunk is None:
                     exhausted = True

@@ -38,7 +38,7 @@ from bridge.relay.mail_courier import MailCourier
 from bridge.relay.matrix_courier import MatrixCourier
 from bridge.relay.moderation import Moderation, RoomModeration, SenderGate
 from bridge.relay.notices import NoticeCourier
-from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince
+from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince, sync_cursor_key
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
 from bridge.store import Database, OutboxEntry, RetryPolicy, Store
@@ -209,7 +209,7 @@ class RelayService:
             on_queued=self._wake,
             intercept=RoomModeration(self.moderation, MatrixSender(session).send).intercept,
         )
-        since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
+        since = StoredSince(self.store.cursors, sync_cursor_key(session.user_id))
         await SyncLoop(
             session,
             load_since=since.load,

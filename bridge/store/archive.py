@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from tortoise import fields as tortoise_fields
+from tortoise.exceptions import IntegrityError, OperationalError
 
 from bridge.core.archive_threads import ThreadSpan
 from bridge.core.model import InboundMessage, PostState
@@ -347,9 +349,15 @@ class ArchiveStore:
         if not rows:
             return
         if not self._sqlite:
-            # COPY: PostgreSQL's bulk path, several times faster than a row-by-row INSERT of the same rows.
-            async with self._db.session(tx) as client, client.acquire_connection() as connection:
-                await connection.copy_records_to_table(table, records=rows, columns=list(columns))
+            # COPY: PostgreSQL's bulk path. It runs on the driver's connection, so its errors are given
+            # the store's exception types here, as tortoise gives them to every other statement.
+            try:
+                async with self._db.session(tx) as client, client.acquire_connection() as connection:
+                    await connection.copy_records_to_table(table, records=rows, columns=list(columns))
+            except asyncpg.IntegrityConstraintViolationError as error:
+                raise IntegrityError(error) from error
+            except asyncpg.PostgresError as error:
+                raise OperationalError(error) from error
             return
         names = ", ".join(f'"{c}"' for c in columns)
         await self._execute_many(

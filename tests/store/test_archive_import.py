@@ -249,3 +249,35 @@ def _race_mail(n: int) -> bytes:
         message["In-Reply-To"] = f"<race-{n - 1}@example.org>"
     message.set_content(f"Message {n} of the race.")
     return message.as_bytes()
+
+
+async def test_a_row_the_store_refuses_raises_the_stores_own_errors(database: Database) -> None:
+    """A key stored meanwhile (the daemon won a race) is an IntegrityError on both engines, so the
+    writer reads the batch again; the import never sees a driver's exception type."""
+    import pytest
+    from tortoise.exceptions import IntegrityError
+
+    from bridge.core.model import PostState
+    from bridge.importer.writer import ArchiveWriter, Outcome, Pending
+    from bridge.store.archive import ArchiveStore, NewPostRow, NewThreadRow
+
+    store = Store(database)
+    pm = await _community(store)
+    message = parse_list_mail(samples()[0].raw, [pm.identity], now=NOW).message
+    [first] = await ArchiveWriter(store, pm, now=NOW).write([Pending("a#1", message)])
+    assert first.outcome is Outcome.IMPORTED
+    archive = ArchiveStore(database)
+
+    async def store_it_again() -> None:
+        async with archive.batch() as tx:
+            [thread_id] = await archive.reserve_ids("thread", 1, tx)
+            [post_id] = await archive.reserve_ids("post", 1, tx)
+            thread = NewThreadRow(thread_id, "s", "s", NOW, NOW)
+            row = NewPostRow(post_id, thread_id, message, None, None, "Ana", PostState.VISIBLE, NOW, None)
+            await archive.insert(pm.id, [thread], [row], now=NOW, tx=tx)
+
+    with pytest.raises(IntegrityError):
+        await store_it_again()
+    [again] = await ArchiveWriter(store, pm, now=NOW).write([Pending("a#1", message)])
+    assert again.outcome is Outcome.ALREADY_STORED
+    assert again.post_id == first.post_id
