@@ -151,6 +151,10 @@ class ArchiveStore:
         """One transaction for a batch; on SQLite it holds the write lock from its start (``Database``),
         so what it reads stays true until it commits and the ids it reserves are its own."""
         async with self._db.transaction() as tx:
+            if not self._sqlite:
+                # Lookups by an array of keys run once per batch with the same text; PostgreSQL would
+                # soon switch to a generic plan that cannot see the array is short and scans the table.
+                await self._db.execute("SET LOCAL plan_cache_mode = force_custom_plan", tx=tx)
             yield tx
 
     async def known_posts(
@@ -177,7 +181,7 @@ class ArchiveStore:
             f'WHERE "community_id" = {self._p(1)} AND '
         )
         for row in await self._lookup(
-            select, "normalised_subject", "text", community_id, normalised_subjects, tx
+            select, "normalised_subject", "varchar", community_id, normalised_subjects, tx
         ):
             found.setdefault(str(row["normalised_subject"]), []).append(
                 ThreadSpan(int(row["id"]), _moment(row["created_at"]), _moment(row["last_activity_at"]))
@@ -317,7 +321,7 @@ class ArchiveStore:
         select = (
             f'SELECT "{column}" AS k, "id", "thread_id" FROM "post" WHERE "community_id" = {self._p(1)} AND '
         )
-        rows = await self._lookup(select, column, "text", community_id, keys, tx)
+        rows = await self._lookup(select, column, "varchar", community_id, keys, tx)
         return {str(row["k"]): PostRef(int(row["id"]), int(row["thread_id"])) for row in rows}
 
     async def _lookup(
