@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from bridge.config import LoadedConfig
 from bridge.config.schema import CommunityConfig
+from bridge.config.secrets import SecretUnavailableError
 from bridge.core.commands import is_command
 from bridge.importer.commands import community_context
 from bridge.importer.progress import Progress
@@ -62,11 +63,15 @@ async def import_matrix_command(
     matrix = loaded.config.matrix
     token = loaded.secret(matrix.access_token_env, matrix.access_token_file)
     password = loaded.secret(matrix.password_env, matrix.password_file)
-    session = MatrixSession(
-        matrix,
-        access_token=token.read() if token is not None else None,
-        password=password.read() if password is not None and token is None else None,
-    )
+    try:
+        session = MatrixSession(
+            matrix,
+            access_token=token.read() if token is not None else None,
+            password=password.read() if password is not None and token is None else None,
+        )
+    except SecretUnavailableError as error:
+        print(f"icop: import matrix: the bridge's Matrix credential: {error}", file=sys.stderr)
+        return 2
     try:
         await session.login(StoredMatrixLogin(store.settings))
         room_id = community.room_id or await session.resolve_room(config.room)

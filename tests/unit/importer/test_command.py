@@ -129,3 +129,12 @@ def test_elsewhere_plain_lines_and_no_bar(monkeypatch: pytest.MonkeyPatch) -> No
     assert lines[0].startswith("10 messages (50%), ")
     assert "\r" not in out.getvalue()
     assert lines[-1] == "imported 10, already stored 0, failed 0"
+
+
+def test_matrix_import_without_its_credential_exits_2(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ICOP_TEST_UNUSED_TOKEN")
+    assert main(["--config", str(config), "import", "matrix", "--community", "pm-practice"]) == 2
+    err = capsys.readouterr().err
+    assert "environment variable ICOP_TEST_UNUSED_TOKEN is not set" in err
