@@ -33,7 +33,8 @@ def import_command(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         for name in args.files:
             path = Path(name)
             if not path.is_file():
-                print(f"icop: import mbox: {name}: no such file", file=sys.stderr)
+                what = "not a file (name the mbox files themselves)" if path.exists() else "no such file"
+                print(f"icop: import mbox: {name}: {what}", file=sys.stderr)
                 return 2
             files.append(MboxFile(path, name))
         if args.jobs is not None and args.jobs < 1:
