@@ -28,6 +28,7 @@ from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
 
 WAIT_SECONDS = 45.0  # an upper bound, see MAIL_TIMEOUT
+FIRST_SYNC = "relaying from now on"  # what the daemon logs once its first sync has taken the position
 
 
 @dataclass
@@ -125,6 +126,9 @@ async def bridge_factory(
         await wait_for(lambda: "icop-bridge running" in bridge.log(), WAIT_SECONDS, "icop run to start")
         # The bot joins the room from its Matrix loop; mail is read once the room is known.
         await wait_for(lambda: _joined(bridge), WAIT_SECONDS, "the bot to join the room")
+        # The first sync takes the room's position; a chat message sent before it is history, never
+        # relayed, so a test that chats at once must wait for it.
+        await wait_for(lambda: FIRST_SYNC in bridge.log(), WAIT_SECONDS, "the daemon's first sync")
         return bridge
 
     try:
