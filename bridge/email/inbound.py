@@ -331,7 +331,7 @@ def render_pieces(pieces: Sequence[BodyPiece]) -> tuple[str, str | None, str | N
     new_html = strip_quoted_html(source_html) if has_html else None
     text = strip_quoted_text(full_text).strip("\n") if has_plain else html_to_text(new_html or "")
     html = sanitize_html(new_html).strip() if new_html is not None else ""
-    if text.strip() and not html_to_text(html).strip():
+    if text.strip() and (not html or not html_to_text(html).strip()):
         html = markdown_to_html(text)
     return text, html or None, full_text or None
 
