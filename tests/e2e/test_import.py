@@ -184,6 +184,9 @@ async def test_history_and_archive_imported_beside_the_relay_double_nothing_send
     again = _icop(community, "matrix", "--community", community.slug)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip().splitlines()[-1] == "imported 0, already stored 5, failed 0"
+    later = _icop(community, "matrix", "--community", community.slug, "--since", "2999-01-01")
+    assert later.returncode == 0, later.stderr
+    assert later.stdout.strip().splitlines()[-1] == "imported 0, already stored 0, failed 0"
 
     reply = mail_from(
         bridge,
