@@ -292,3 +292,41 @@ async def test_a_row_the_store_refuses_raises_the_stores_own_errors(database: Da
     [again] = await ArchiveWriter(store, pm, now=NOW).write([Pending("a#1", message)])
     assert again.outcome is Outcome.ALREADY_STORED
     assert again.post_id == first.post_id
+
+
+async def test_an_interrupted_import_goes_on_where_it_stopped(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches committed before a crash stay; the next run stores the rest and doubles nothing."""
+    from bridge.importer import mbox_import
+    from bridge.importer.writer import ArchiveWriter
+
+    monkeypatch.setattr(mbox_import, "BATCH", 10)
+    monkeypatch.setattr(mbox_import, "CHUNK", 10)
+    store = Store(database)
+    pm = await _community(store)
+    path = tmp_path / "long.mbox"
+    path.write_bytes(
+        b"".join(
+            b"From ana@example.org Mon Mar  4 09:00:00 2019\n" + _race_mail(n) + b"\n" for n in range(60)
+        )
+    )
+    real_write = ArchiveWriter.write
+    calls = 0
+
+    async def crash_on_the_fourth_batch(self: ArchiveWriter, batch: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise KeyboardInterrupt
+        return await real_write(self, batch)
+
+    monkeypatch.setattr(ArchiveWriter, "write", crash_on_the_fourth_batch)
+    with pytest.raises(KeyboardInterrupt):
+        await _import(store, pm, path)
+    assert len(await _rows(database, 'SELECT "id" FROM "post"')) == 30
+    monkeypatch.setattr(ArchiveWriter, "write", real_write)
+    tally, _ = await _import(store, pm, path)
+    assert (tally.imported, tally.already_stored) == (30, 30)
+    keys = [row["origin_key"] for row in await _rows(database, 'SELECT "origin_key" FROM "post"')]
+    assert sorted(keys) == sorted(f"race-{n}@example.org" for n in range(60))
