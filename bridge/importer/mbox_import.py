@@ -26,7 +26,8 @@ from bridge.relay.community import CommunityContext
 from bridge.store import RawMessage, Store
 
 CHUNK = 250  # messages per unit of work for a worker process
-BATCH = 2000  # messages per transaction
+BATCH = 500  # messages per transaction: the write lock is held a fraction of a second, well within the
+# daemon's busy timeout (5 s), so live mail stored beside an import waits, never fails
 SMALL_IMPORT_BYTES = 4 << 20  # below this, workers cost more than they save
 PRELOAD = ["bridge.importer.mail"]
 
