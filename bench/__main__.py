@@ -1,19 +1,19 @@
-"""``python -m bench [relay|archive|digest]`` (``make bench``: all of them): the benchmarks, each on a
-local stack or a generated store; see bench/relay.py, bench/archive.py and bench/digest.py.
-``ICOP_BENCH=NAME`` picks one as well."""
+"""``python -m bench [relay|archive|digest|import]`` (``make bench``: all of them): the benchmarks, each on
+a local stack or a generated store; see bench/relay.py, bench/archive.py, bench/digest.py and
+bench/import_mbox.py. ``ICOP_BENCH=NAME`` picks one as well."""
 
 import asyncio
 import os
 import sys
 
-from bench import archive, digest, relay
+from bench import archive, digest, import_mbox, relay
 
-MODULES = {"relay": relay, "archive": archive, "digest": digest}
-chosen = sys.argv[1:] or ([os.environ["ICOP_BENCH"]] if os.environ.get("ICOP_BENCH") else list(MODULES))
-unknown = [name for name in chosen if name not in MODULES]
+BENCHMARKS = {"relay": relay.main, "archive": archive.main, "digest": digest.main, "import": import_mbox.main}
+chosen = sys.argv[1:] or ([os.environ["ICOP_BENCH"]] if os.environ.get("ICOP_BENCH") else list(BENCHMARKS))
+unknown = [name for name in chosen if name not in BENCHMARKS]
 if unknown:
-    raise SystemExit(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(MODULES)}")
+    raise SystemExit(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}")
 code = 0
 for name in chosen:
-    code |= asyncio.run(MODULES[name].main())
+    code |= asyncio.run(BENCHMARKS[name]())
 raise SystemExit(code)

@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--community", metavar="SLUG", default=argparse.SUPPRESS, help="the community")
     _archive_commands(commands)
     _convener_commands(commands)
+    _import_parser(commands)
     digest = commands.add_parser("digest", help="preview a reader's digest; send the digests that are due")
     digest_commands = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
     preview = digest_commands.add_parser("preview", help="the digest a reader would get now")
@@ -180,6 +181,26 @@ def _archive_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
 
 
+def _import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    imports = commands.add_parser(
+        "import", help="import a list's mail archives or a room's history as posts (nothing is sent)"
+    )
+    sources = imports.add_subparsers(dest="import_command", required=True, metavar="SOURCE")
+    mbox = sources.add_parser(
+        "mbox", help="mbox files: Mailman 2 pipermail (.txt, .txt.gz), Mailman 3 / HyperKitty, Google Groups"
+    )
+    mbox.add_argument("files", nargs="+", metavar="FILE", help="mbox files, plain or gzip")
+    mbox.add_argument("--community", required=True, metavar="SLUG", help="the community to import into")
+    mbox.add_argument(
+        "--jobs", type=int, metavar="N", help="processes reading mail (default: every core for large imports)"
+    )
+    matrix = sources.add_parser("matrix", help="the community room's history, through the bridge's account")
+    matrix.add_argument("--community", required=True, metavar="SLUG", help="the community to import into")
+    matrix.add_argument(
+        "--since", metavar="DATE", help="only events from this day on (YYYY-MM-DD, UTC) or this ISO 8601 time"
+    )
+
+
 def _stop_during_start_up(signum: int, frame: object) -> None:
     """SIGTERM before the daemon's own handler is installed (imports, migrations): stop, cleanly."""
     raise SystemExit(EXIT_OK)
@@ -237,4 +258,8 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return asyncio.run(commands.digest(loaded, args))
     if args.command == "parked":
         return asyncio.run(commands.parked(loaded, args))
+    if args.command == "import":
+        from bridge.importer.commands import import_command
+
+        return import_command(loaded, args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

@@ -264,7 +264,10 @@ _DAEMON_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster"})
 def _daemon_sender(headers: HeaderView, me: _Identity) -> MailVerdict | None:
     """Mail from MAILER-DAEMON or postmaster: the authors of bounces that carry no report."""
     for name in ("return-path", "sender", "from"):
-        for address in _addresses(headers.all(name)):
+        values = headers.all(name)
+        if not any(local in value.casefold() for value in values for local in _DAEMON_LOCAL_PARTS):
+            continue  # parsing addresses is slow, and neither name appears anywhere in these values
+        for address in _addresses(values):
             local = address.rpartition("@")[0] or address
             if local in _DAEMON_LOCAL_PARTS:
                 return MailVerdict(MailClass.BOUNCE, f"{name} is {address}")
@@ -397,6 +400,33 @@ def classify_mail(
         if verdict is not None:
             return verdict
     return MailVerdict(MailClass.RELAY, "no automatic or looping signs")
+
+
+ARCHIVE_RULES: tuple[MailRule, ...] = tuple(
+    rule for rule in MAIL_RULES if rule not in (_own_message_id, _own_x_loop, _own_list_headers, _precedence)
+)
+"""The rules that still mean something for a mail in a list's archive: the signs of bounces and
+automatic replies. Our own traces do not (a list's archive carries its own List-Id and List-Post, and
+a mail we sent is recognised as already stored by its Message-ID), nor does ``Precedence: list``, which
+list servers add to every copy they distribute."""
+
+
+ARCHIVE_HEADERS = frozenset(
+    {"content-type", "x-failed-recipients", "auto-submitted", *_RESPONDER_HEADERS, "subject"}
+    | {"return-path", "sender", "from"}
+)
+"""The headers ``ARCHIVE_RULES`` read: decoding only these keeps classifying cheap for an import."""
+
+
+def classify_archived_mail(headers: Headers) -> MailVerdict:
+    """Whether a mail from an archive is a bounce or an automatic reply (never imported as a post)."""
+    view = HeaderView(headers)
+    me = _Identity(own_domain="", list_ids=frozenset(), message_id_domain="")
+    for rule in ARCHIVE_RULES:
+        verdict = rule(view, me)
+        if verdict is not None:
+            return verdict
+    return MailVerdict(MailClass.RELAY, "no automatic signs")
 
 
 def is_own_matrix_event(sender: str, bot_user_id: str, content: Mapping[str, object]) -> bool:

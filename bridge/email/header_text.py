@@ -24,6 +24,7 @@ _Q_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 _ADDR_SPEC = re.compile(r"[^\s<>,;:\"()\[\]\\@]+@[^\s<>,;:\"()\[\]\\@]+")
 _WHITESPACE = re.compile(r"\s+")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def raw_values(message: Message, name: str) -> list[str]:
@@ -40,7 +41,7 @@ def raw_first(message: Message, name: str) -> str | None:
 def recover_8bit(value: str) -> str:
     """Undo the parser's surrogate escapes: raw 8-bit header bytes become text (UTF-8, else
     Windows-1252)."""
-    if not any("\udc80" <= char <= "\udcff" for char in value):
+    if value.isascii() or not _ESCAPED_BYTE.search(value):
         return value
     return decode_bytes(value.encode("utf-8", "surrogateescape"), None)
 

@@ -15,6 +15,7 @@ import mimetypes
 import quopri
 import re
 from dataclasses import dataclass, field
+from email.errors import InvalidBase64LengthDefect
 from email.message import Message
 from email.policy import compat32
 
@@ -141,11 +142,14 @@ def payload_bytes(part: Message, view: Message | None = None) -> bytes:
     text as they arrived, for the charset decoder to judge."""
     if part.is_multipart():
         return b""
+    known_defects = len(part.defects)
     try:
         decoded = part.get_payload(decode=True)
     except Exception:  # the standard decoder failed on this part: undo the encoding by hand
         decoded = None
-    if isinstance(decoded, bytes):
+    # On base64 it cannot decode at all, the standard decoder hands back the encoded text itself.
+    given_up = any(isinstance(d, InvalidBase64LengthDefect) for d in part.defects[known_defects:])
+    if isinstance(decoded, bytes) and not given_up:
         return decoded
     payload = part.get_payload()
     data = payload if isinstance(payload, bytes) else str(payload or "").encode("utf-8", "surrogateescape")

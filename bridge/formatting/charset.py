@@ -98,4 +98,4 @@ def scrub_surrogates(text: str) -> str:
     (``surrogateescape``); they cannot be encoded as UTF-8, so JSON for Matrix, SMTP and
     the sanitiser would all fail on them.
     """
-    return _LONE_SURROGATE.sub("\ufffd", text)
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)

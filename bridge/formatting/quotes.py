@@ -115,17 +115,24 @@ def _without_trailing_separator(lines: list[str]) -> list[str]:
 
 
 def _cut_at_signature(lines: list[str]) -> list[str]:
-    filled_after = 0
-    filled_after_each = [0] * len(lines)
-    for index in range(len(lines) - 1, -1, -1):
-        filled_after_each[index] = filled_after
-        filled_after += bool(lines[index].strip())
     for index, line in enumerate(lines):
+        if "--" not in line:  # both separators contain it; most lines do not (this runs on every mail)
+            continue
         if is_signature_separator(line):
             return lines[:index]
-        if is_worn_signature_separator(line) and (filled_after_each[index] <= MAX_WORN_SIGNATURE_LINES):
+        if is_worn_signature_separator(line) and _few_filled(lines, index + 1, MAX_WORN_SIGNATURE_LINES):
             return lines[:index]
     return lines
+
+
+def _few_filled(lines: list[str], start: int, most: int) -> bool:
+    """Whether at most ``most`` of ``lines[start:]`` have any text (without copying them)."""
+    filled = 0
+    for index in range(start, len(lines)):
+        filled += bool(lines[index].strip())
+        if filled > most:
+            return False
+    return True
 
 
 def _drop_trailing_quote(lines: list[str]) -> list[str]:

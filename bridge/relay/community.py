@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bridge.config.schema import CommunityConfig, build_taxonomy
+from bridge.core.model import DeliveryMode, Role, RosterMember
 from bridge.core.routing import RelayMode, RelayPolicy
 from bridge.core.tags.filing import KeywordMode
 from bridge.core.tags.taxonomy import Taxonomy
 from bridge.email.addresses import ListIdentity, list_domain, list_id
+from bridge.store import Store
 from bridge.store.records import CommunityRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +74,36 @@ def relay_policy(config: CommunityConfig) -> RelayPolicy:
         quiet_period=quiet,
         max_batch_delay=max(quiet, timedelta(seconds=config.batch_max_delay_seconds)),
     )
+
+
+async def sync_community(store: Store, community: CommunityConfig) -> CommunityRecord:
+    """A community and its roster from config into the store (idempotent; delivery choices survive)."""
+    roster = [
+        RosterMember(
+            name=m.name,
+            email=m.email,
+            role=Role(m.role),
+            matrix=m.matrix,
+            time_zone=m.time_zone,
+            delivery=DeliveryMode(m.delivery),
+            digest_frequency=m.digest or community.digest.frequency,
+        )
+        for m in community.member
+    ]
+    sync = await store.communities.sync_community(
+        slug=community.slug,
+        name=community.name,
+        list_address=community.list_address,
+        room=community.room,
+        time_zone=community.time_zone,
+        roster=roster,
+    )
+    await store.tags.sync_taxonomy(sync.community_id, build_taxonomy(community).definitions)
+    if community.room.startswith("!"):
+        await store.communities.set_room_id(sync.community_id, community.room)
+    log.info(
+        "community ready", extra={"community": community.slug, "added": sync.added, "updated": sync.updated}
+    )
+    record = await store.communities.by_slug(community.slug)
+    assert record is not None  # just written
+    return record

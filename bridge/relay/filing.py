@@ -159,8 +159,10 @@ class ArchiveFiling:
         now: datetime,
         tx: Transaction,
         commands: MailCommands | None = None,
+        notify: bool = True,
     ) -> Filed:
-        """File a visible post just stored (or just approved) in ``tx``."""
+        """File a visible post just stored (or just approved) in ``tx``; ``notify`` False (an import:
+        history is never announced) files tags and proposals without telling anyone."""
         # The thread's subject matters for a reply's [tags], a proposal's title and a Practice: line;
         # most posts need none of them, and ingest is the relay's hot path.
         needs_subject = (writing.subject and not new_thread) or (commands is not None and commands.any)
@@ -182,10 +184,10 @@ class ArchiveFiling:
             proposed = await self.store.practices.propose(
                 community.id, thread_id, title, writing.author, now=now, tx=tx
             )
-            if proposed:
+            if proposed and notify:
                 told = await self._tell_core_team(community, post_id, now, tx)
                 filed = replace(filed, proposed=True, notices=told)
-        if new_thread and found.suggested and community.room_id:
+        if notify and new_thread and found.suggested and community.room_id:
             notice = DeliverySpec(Channel.MATRIX, community.room_id, DeliveryKind.NOTICE)
             await create_deliveries(post_id, [notice], revision=SUGGESTION_NOTICE, now=now, tx=tx)
             filed = replace(filed, notices=filed.notices + 1)

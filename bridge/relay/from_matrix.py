@@ -124,26 +124,9 @@ class MatrixInbound:
             )
 
     async def _with_files(self, community: CommunityContext, message: InboundMessage) -> InboundMessage:
-        """Fetch the media of a file message up to the community's size limit; larger files keep only their
-        ``mxc://`` URI, which mail links through the daemon's ``/files/`` route (bridge.web.files).
-
-        A download that fails raises, so the sync batch is handled again later instead of losing the file.
-        """
-        if self.download is None or not message.attachments:
+        if self.download is None:
             return message
-        limit = community.config.max_attachment_bytes
-        files = []
-        for attachment in message.attachments:
-            if attachment.data is None and attachment.url and attachment.size <= limit:
-                data, content_type = await self.download(attachment.url)
-                attachment = replace(
-                    attachment,
-                    data=data if len(data) <= limit else None,  # a declared size can lie
-                    size=len(data),
-                    content_type=attachment.content_type or content_type,
-                )
-            files.append(attachment)
-        return replace(message, attachments=tuple(files))
+        return await with_files(message, community.config.max_attachment_bytes, self.download)
 
     async def _edit(self, community: CommunityContext, edit: MatrixEdit) -> None:
         posts = self.store.posts
@@ -248,6 +231,30 @@ def _to_park(community: CommunityContext, event: MatrixEvent, source: Mapping[st
         sender=sender,
         subject=" ".join(text.split())[:200] if text else None,
     )
+
+
+async def with_files(
+    message: InboundMessage, limit: int, download: Callable[[str], Awaitable[tuple[bytes, str]]]
+) -> InboundMessage:
+    """Fetch the media of a file message up to the community's size limit; larger files keep only their
+    ``mxc://`` URI, which mail links through the daemon's ``/files/`` route (bridge.web.files).
+
+    A download that fails raises, so the sync batch is handled again later instead of losing the file.
+    """
+    if not message.attachments:
+        return message
+    files = []
+    for attachment in message.attachments:
+        if attachment.data is None and attachment.url and attachment.size <= limit:
+            data, content_type = await download(attachment.url)
+            attachment = replace(
+                attachment,
+                data=data if len(data) <= limit else None,  # a declared size can lie
+                size=len(data),
+                content_type=attachment.content_type or content_type,
+            )
+        files.append(attachment)
+    return replace(message, attachments=tuple(files))
 
 
 def raw_event(event_json: bytes) -> RawMessage:

@@ -172,7 +172,7 @@ class Ingestor:
         state = PostState.REJECTED if banned else PostState.HELD if held else PostState.VISIBLE
         filed = Filed()
         async with self.store.db.transaction(tx) as inner:
-            target = thread_id if thread_id is not None else self._new_thread(community, message)
+            target = thread_id if thread_id is not None else new_thread(community, message)
             result = await self.store.posts.ingest(
                 message,
                 community_id=community.id,
@@ -295,10 +295,13 @@ class Ingestor:
                 return post.id
         return None
 
-    def _new_thread(self, community: CommunityContext, message: InboundMessage) -> NewThread:
-        prefix = [community.config.prefix]
-        if message.subject and message.subject.strip():
-            subject = parse_subject(message.subject, prefix).base
-        else:
-            subject = subject_from_text(message.text)
-        return NewThread(subject=subject, normalised_subject=normalize_subject(subject, prefix))
+
+def new_thread(community: CommunityContext, message: InboundMessage) -> NewThread:
+    """The thread a message starts: its subject without reply markers and the list's tag, else its first
+    words (a chat message has no subject)."""
+    prefix = [community.config.prefix]
+    if message.subject and message.subject.strip():
+        subject = parse_subject(message.subject, prefix).base
+    else:
+        subject = subject_from_text(message.text)
+    return NewThread(subject=subject, normalised_subject=normalize_subject(subject, prefix))

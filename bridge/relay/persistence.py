@@ -32,6 +32,11 @@ class StoredInboxCursor:
         await self.cursors.set(self.source_key, value)
 
 
+def sync_cursor_key(user_id: str) -> str:
+    """Where the daemon keeps its Matrix sync position for the bridge account ``user_id``."""
+    return f"matrix:{user_id}"
+
+
 class StoredSince:
     """The Matrix sync position (``next_batch``)."""
 

@@ -24,10 +24,9 @@ from datetime import timedelta
 from aiohttp import web
 
 from bridge.config import LoadedConfig
-from bridge.config.schema import build_taxonomy
 from bridge.config.secrets import SecretRef
 from bridge.core.loop_guard import ORIGIN_MARKER_KEY
-from bridge.core.model import Channel, DeliveryMode, Role, RosterMember
+from bridge.core.model import Channel
 from bridge.digest.component import DigestComponent
 from bridge.digest.mail import MailRequests
 from bridge.email.inbox import ImapInbox
@@ -45,7 +44,7 @@ from bridge.relay.bounces import (
     MailAndRoomNotices,
     bounce_policy,
 )
-from bridge.relay.community import CommunityContext
+from bridge.relay.community import CommunityContext, sync_community
 from bridge.relay.failures import MessageFailure
 from bridge.relay.faults import NO_FAULTS, Faults
 from bridge.relay.filing import ArchiveFiling
@@ -58,7 +57,7 @@ from bridge.relay.matrix_courier import MatrixCourier
 from bridge.relay.moderation import JoinHints, Moderation, SenderGate
 from bridge.relay.notices import NoticeCourier
 from bridge.relay.parked import ParkedNotices, ParkedWork
-from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince
+from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince, sync_cursor_key
 from bridge.relay.room_commands import RoomCommands
 from bridge.relay.room_commands.families import every_family
 from bridge.relay.shunt import Shunt
@@ -238,35 +237,8 @@ class RelayService:
 
     async def _sync_communities(self) -> None:
         """Communities and rosters from config into the store (idempotent; delivery choices survive)."""
-        config = self.loaded.config
-        for community in config.community:
-            roster = [
-                RosterMember(
-                    name=m.name,
-                    email=m.email,
-                    role=Role(m.role),
-                    matrix=m.matrix,
-                    time_zone=m.time_zone,
-                    delivery=DeliveryMode(m.delivery),
-                    digest_frequency=m.digest or community.digest.frequency,
-                )
-                for m in community.member
-            ]
-            sync = await self.store.communities.sync_community(
-                slug=community.slug,
-                name=community.name,
-                list_address=community.list_address,
-                room=community.room,
-                time_zone=community.time_zone,
-                roster=roster,
-            )
-            await self.store.tags.sync_taxonomy(sync.community_id, build_taxonomy(community).definitions)
-            if community.room.startswith("!"):
-                await self.store.communities.set_room_id(sync.community_id, community.room)
-            log.info(
-                "community ready",
-                extra={"community": community.slug, "added": sync.added, "updated": sync.updated},
-            )
+        for community in self.loaded.config.community:
+            await sync_community(self.store, community)
 
     async def stop(self) -> None:
         if self.inbox is not None:
@@ -331,7 +303,7 @@ class RelayService:
             moderators=self._by_moderators_room,
             in_moderators_room=room_commands.in_moderators_room,
         )
-        since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
+        since = StoredSince(self.store.cursors, sync_cursor_key(session.user_id))
         sync = SyncLoop(
             session,
             load_since=since.load,

@@ -9,7 +9,6 @@ read here; pages link to the signed file URLs.
 """
 
 # The queries are composed of constant SQL and numbered placeholders only; every value is a parameter.
-# ruff: noqa: S608
 
 from __future__ import annotations
 

@@ -167,6 +167,8 @@ class Database:
                     yield Transaction(nested)
             else:
                 async with in_transaction(self._alias) as client:
+                    if self.dialect is Dialect.SQLITE:
+                        await _take_write_lock(client)
                     yield Transaction(client)
 
     async def fetch(
@@ -186,6 +188,18 @@ class Database:
         if self._context is None:
             raise RuntimeError(f"{self!r} is not open")
         return self._context
+
+
+async def _take_write_lock(client: BaseDBAsyncClient) -> None:
+    """Make tortoise's DEFERRED SQLite transaction an IMMEDIATE one.
+
+    A deferred transaction that reads first and then writes cannot wait for another writer: SQLite
+    refuses the upgrade at once ("database is locked") rather than risk a deadlock, whatever the busy
+    timeout. Taking the write lock at the start makes a transaction wait its turn instead, so the daemon
+    and a command beside it (an import storing thousands of posts) queue rather than fail.
+    """
+    await client.execute_query("ROLLBACK")  # the empty deferred transaction tortoise began
+    await client.execute_query("BEGIN IMMEDIATE")
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
 
 WAIT_SECONDS = 45.0  # an upper bound, see MAIL_TIMEOUT
-FIRST_SYNC = "matrix: first start; relaying from now on"
+FIRST_SYNC = "relaying from now on"  # what the daemon logs once its first sync has taken the position
 
 
 @dataclass
@@ -144,10 +144,19 @@ async def bridge_factory(
     ``env={...}`` adds to the daemon's environment."""
     bridges: list[RunningBridge] = []
 
-    async def make(*, env: dict[str, str] | None = None, **options: Any) -> RunningBridge:
+    async def make(
+        before_start: Callable[[DemoCommunity], Awaitable[None]] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        **options: Any,
+    ) -> RunningBridge:
+        """``before_start`` acts in the room before the daemon first runs (history it never relays);
+        ``env`` is the daemon's extra environment."""
         suffix = f"-{secrets.token_hex(3)}"
         directory = tmp_path / f"bridge{suffix}"
         community = prepare_community(stack, directory, user_suffix=suffix, web_port=free_port(), **options)
+        if before_start is not None:
+            await before_start(community)
         bridge = RunningBridge(stack, community, directory / "icop.log", env=dict(env or {}))
         bridges.append(bridge)
         bridge.start()
@@ -156,9 +165,9 @@ async def bridge_factory(
         # has taken its first position in the room: a message sent from then on is relayed.
         await wait_for(lambda: _joined(bridge), WAIT_SECONDS, "the bot to join the room")
         await wait_for(bridge.healthy, WAIT_SECONDS, "icop run to be healthy (/healthz 200)")
-        # A fresh bridge relays what is said after its first sync only: wait for that position, or a
-        # message the test sends at once could fall before it on a loaded machine.
-        await wait_for(lambda: FIRST_SYNC in bridge.log(), WAIT_SECONDS, "the first Matrix sync")
+        # The first sync takes the room's position; a chat message sent before it is history, never
+        # relayed, so a test that chats at once must wait for it.
+        await wait_for(lambda: FIRST_SYNC in bridge.log(), WAIT_SECONDS, "the daemon's first sync")
         return bridge
 
     try:

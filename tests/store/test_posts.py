@@ -47,7 +47,7 @@ async def _ingest(
 
 
 async def _count(db: Database, table: str) -> int:
-    rows = await db.fetch(f'SELECT COUNT(*) AS n FROM "{table}"')  # noqa: S608
+    rows = await db.fetch(f'SELECT COUNT(*) AS n FROM "{table}"')
     return int(rows[0]["n"])
 
 

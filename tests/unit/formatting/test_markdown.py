@@ -110,3 +110,79 @@ def test_images_are_not_loaded_but_linked() -> None:
 )
 def test_looks_like_markdown(text: str, markdown: bool) -> None:
     assert looks_like_markdown(text) is markdown
+
+
+def _full_path(text: str) -> str:
+    """What ``markdown_to_html`` gives through markdown-it, the tree and the sanitiser, always."""
+    from bridge.formatting import markdown
+
+    tree = markdown.parse_fragment(markdown._RENDERER.render(text))
+    markdown.rewrite_text(tree, markdown._link_bare_urls, markdown.NOT_LINKIFIED_INSIDE)
+    return markdown.sanitize_html(markdown.serialize(tree)).strip()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_plain_text_shortcut_gives_exactly_what_the_full_path_gives(seed: int) -> None:
+    """Plain prose skips markdown-it (an archive import renders millions of mails); on thousands of
+    random texts, prose-like and hostile, the shortcut either declines or matches byte for byte."""
+    import random
+
+    from bridge.formatting.markdown import _plain_paragraphs
+
+    rng = random.Random(seed)
+    prose = [
+        *"abcdefghij ABC éßжあ日😀 0123456789 .,;:'\"?()/%$€@-+={}^",
+        "\n",
+        "\n\n",
+        " \n",
+        "the plan ",
+        "it's ",
+    ]
+    hostile = [
+        *"\t!*_#>&<\\~|[]`\r\xa0\u2003\u200b\ufeff\u0301\x0b\udc80",
+        "http://x.org",
+        "1. ",
+        "- ",
+        "    ",
+        "===",
+    ]
+    shortcut = 0
+    for _ in range(1500):
+        pool = prose + (hostile if rng.random() < 0.3 else [])
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 120)))
+        if not text.strip():
+            continue
+        fast = _plain_paragraphs(text)
+        if fast is not None:
+            shortcut += 1
+            assert fast == _full_path(text), repr(text)
+    assert shortcut > 300  # the shortcut is really taken, not just declined
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- a list",
+        "1. first",
+        "1) first",
+        "Title\n===",
+        "x\n---",
+        "    code",
+        "a *b*",
+        "see https://x.org",
+        "a\tb",
+        "x\u2003",
+        "R&D",
+        "a <b>",
+        "a\\b",
+        "#tag",
+        "x  \ny",
+        "a\xa0b",
+        "!",
+    ],
+)
+def test_the_shortcut_declines_what_markdown_would_change(text: str) -> None:
+    from bridge.formatting.markdown import _plain_paragraphs
+
+    fast = _plain_paragraphs(text)
+    assert fast is None or fast == _full_path(text)
