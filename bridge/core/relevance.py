@@ -1,0 +1,63 @@
+"""How search results are ordered: one per thread, by the best post's relevance and a mild recency boost.
+
+Each engine scores a post's text its own way (FTS5's BM25, PostgreSQL's ts_rank, both weighting the
+subject above the text) and hands over the candidates; the order itself is decided here, once, so both
+engines rank alike. A post's score is its relevance times a recency factor between 1 and
+``1 + RECENCY_BOOST`` that halves its extra every ``RECENCY_HALF_LIFE_DAYS``: at equal relevance the newer
+post wins, while a post twice as relevant wins whatever its age. A thread scores as its best post (the one
+whose snippet is shown). A query of filters alone has no relevance: every post counts as equally
+relevant, so the newest come first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+RECENCY_BOOST = 0.2
+RECENCY_HALF_LIFE_DAYS = 365.0
+# Posts matched only through an author or a filter have no text relevance; they still rank by date.
+_FLOOR = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A post that matches, as an engine found it: ``relevance`` ≥ 0, larger is better."""
+
+    post_id: int
+    thread_id: int
+    created_at: datetime
+    relevance: float
+
+
+@dataclass(frozen=True, slots=True)
+class RankedThread:
+    thread_id: int
+    score: float
+    best_post_id: int
+    best_post_at: datetime
+
+
+def post_score(relevance: float, created_at: datetime, now: datetime) -> float:
+    age_days = max(0.0, (now - created_at).total_seconds() / 86400.0)
+    recency = 1.0 + RECENCY_BOOST * float(0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS))
+    return float(max(relevance, _FLOOR) * recency)
+
+
+def rank_threads(candidates: Iterable[Candidate], now: datetime, limit: int) -> list[RankedThread]:
+    """The ``limit`` best threads, best first; ties go to the newer best post, then the higher id."""
+    best: dict[int, RankedThread] = {}
+    for candidate in candidates:
+        score = post_score(candidate.relevance, candidate.created_at, now)
+        current = best.get(candidate.thread_id)
+        if current is None or (score, candidate.created_at, candidate.post_id) > (
+            current.score,
+            current.best_post_at,
+            current.best_post_id,
+        ):
+            best[candidate.thread_id] = RankedThread(
+                candidate.thread_id, score, candidate.post_id, candidate.created_at
+            )
+    ordered = sorted(best.values(), key=lambda t: (t.score, t.best_post_at, t.thread_id), reverse=True)
+    return ordered[:limit]

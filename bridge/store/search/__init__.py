@@ -1,0 +1,183 @@
+"""Full-text search over the stored posts, on SQLite FTS5 or PostgreSQL tsvector, behind one interface.
+
+``Search.search`` takes a parsed query (``bridge.core.query``) and answers one ``SearchHit`` per thread,
+best first. The index follows the posts by triggers in the writing transaction (migration 006): a post is
+searchable as soon as it is committed, an edit re-indexes it, and a post that is not visible (held,
+rejected, deleted or redacted) is not in the index at all.
+
+Ranking only what can reach the page. Scoring every matching post costs about 2 µs a post in FTS5, so a
+word found in 400,000 posts would take the best part of a second to rank in full. Both engines therefore
+walk the index from the most recently stored post backwards and score at most ``CANDIDATE_CAP`` matching
+posts (a lookup that stops early costs well under a millisecond per thousand posts); the threads are then
+ranked by ``bridge.core.relevance``. A query matching fewer posts than the cap (most queries: a rare word,
+a phrase, an author, a tag) is ranked exactly. A broader one is ranked among its ``CANDIDATE_CAP`` most
+recently stored matches: an older thread that would have ranked higher is not shown unless the query is
+narrowed (another word, a date range, a tag), the price of answering within tens of milliseconds at a
+million posts. ``matched`` and the other figures of the threads shown are always exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.core.query import Node, text_terms
+from bridge.core.relevance import Candidate, rank_threads
+from bridge.core.snippets import make_snippet
+from bridge.store.database import Database, Dialect
+from bridge.store.search.engines import Engine, PostgresEngine, SqliteEngine
+
+CANDIDATE_CAP = 2000
+CANDIDATES_PER_RESULT = 50
+
+# What the search index adds to the schema beyond the ORM models (the schema test sets these aside):
+# on SQLite the FTS5 table and its shadow tables, on PostgreSQL a column of "post" and its GIN index.
+SQLITE_INDEX_TABLES = (
+    "post_search",
+    "post_search_data",
+    "post_search_idx",
+    "post_search_docsize",
+    "post_search_config",
+)
+POSTGRES_INDEX_COLUMN = ("post", "search_document")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One thread found: the figures ``icop search --json`` prints (DESIGN §6.4), minus the URL."""
+
+    community_id: int
+    community_slug: str
+    thread_id: int
+    subject: str
+    score: float
+    matched: int  # visible posts of the thread that match the query
+    posts: int  # visible posts of the thread
+    authors: tuple[str, ...]  # display names of distinct authors, in order of first post
+    tags: tuple[str, ...]
+    first_at: datetime
+    last_at: datetime
+    best_post_id: int
+    snippet: str  # HTML: escaped text, matches in <mark>
+
+
+def engine_for(dialect: Dialect) -> Engine:
+    return SqliteEngine() if dialect is Dialect.SQLITE else PostgresEngine()
+
+
+class Search:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._engine = engine_for(db.dialect)
+
+    async def search(
+        self,
+        query: Node,
+        *,
+        community_ids: Sequence[int] | None = None,
+        limit: int = 20,
+        now: datetime | None = None,
+    ) -> list[SearchHit]:
+        """The best ``limit`` threads for ``query``, restricted to ``community_ids`` when given."""
+        now = now or datetime.now(UTC)
+        engine = self._engine
+        compiled = engine.split(query)
+        cap = max(CANDIDATE_CAP, limit * CANDIDATES_PER_RESULT)
+        sql, params = engine.candidates(
+            compiled, list(community_ids) if community_ids is not None else None, cap
+        )
+        rows = await self._db.fetch(sql, params)
+        candidates = [
+            Candidate(int(r["id"]), int(r["thread_id"]), _time(r["created_at"]), float(r["relevance"]))
+            for r in rows
+        ]
+        ranked = rank_threads(candidates, now, limit)
+        if not ranked:
+            return []
+        thread_ids = [t.thread_id for t in ranked]
+        sql, params = engine.matched(compiled, thread_ids)
+        matched = {int(r["thread_id"]): int(r["matched"]) for r in await self._db.fetch(sql, params)}
+        details = await self._details(thread_ids, [t.best_post_id for t in ranked])
+        terms = text_terms(query)
+        hits = []
+        for thread in ranked:
+            info = details.threads[thread.thread_id]
+            posts = details.posts[thread.thread_id]
+            body = details.bodies.get(thread.best_post_id) or info["subject"]
+            hits.append(
+                SearchHit(
+                    community_id=int(info["community_id"]),
+                    community_slug=str(info["slug"]),
+                    thread_id=thread.thread_id,
+                    subject=str(info["subject"]),
+                    score=thread.score,
+                    matched=matched.get(thread.thread_id, 0),
+                    posts=len(posts),
+                    authors=_authors(posts),
+                    tags=tuple(details.tags.get(thread.thread_id, ())),
+                    first_at=_time(posts[0]["created_at"]) if posts else thread.best_post_at,
+                    last_at=_time(posts[-1]["created_at"]) if posts else thread.best_post_at,
+                    best_post_id=thread.best_post_id,
+                    snippet=make_snippet(body, terms),
+                )
+            )
+        return hits
+
+    async def _details(self, thread_ids: list[int], post_ids: list[int]) -> _Details:
+        details = _Details({}, {t: [] for t in thread_ids}, {}, {})
+        for row in await self._rows(
+            'SELECT t."id" AS id, t."subject" AS subject, t."community_id" AS community_id, c."slug" AS slug '
+            'FROM "thread" t JOIN "community" c ON c."id" = t."community_id" WHERE t."id" IN ({})',
+            thread_ids,
+        ):
+            details.threads[int(row["id"])] = row
+        for row in await self._rows(
+            'SELECT "thread_id", "author_id", "author_name", "author_address", "created_at" FROM "post" '
+            'WHERE "thread_id" IN ({}) AND "state" = \'visible\' ORDER BY "created_at", "id"',
+            thread_ids,
+        ):
+            details.posts[int(row["thread_id"])].append(row)
+        for row in await self._rows(
+            'SELECT tt."thread_id" AS thread_id, g."name" AS name FROM "thread_tag" tt '
+            'JOIN "tag" g ON g."id" = tt."tag_id" WHERE tt."thread_id" IN ({}) ORDER BY g."name"',
+            thread_ids,
+        ):
+            details.tags.setdefault(int(row["thread_id"]), []).append(str(row["name"]))
+        for row in await self._rows('SELECT "id", "body_text" FROM "post" WHERE "id" IN ({})', post_ids):
+            details.bodies[int(row["id"])] = str(row["body_text"])
+        return details
+
+    async def _rows(self, template: str, ids: list[int]) -> list[dict[str, Any]]:
+        """Rows of ``template`` whose ``{}`` becomes one placeholder per id."""
+        params = self._engine.params()
+        return await self._db.fetch(template.format(params.many(ids)), params.values)
+
+
+@dataclass(frozen=True, slots=True)
+class _Details:
+    threads: dict[int, dict[str, Any]]
+    posts: dict[int, list[dict[str, Any]]]
+    tags: dict[int, list[str]]
+    bodies: dict[int, str]
+
+
+def _authors(posts: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Distinct authors in order of first post (a person by id, else by address), named as then."""
+    seen: set[object] = set()
+    names = []
+    for post in posts:
+        key = ("person", post["author_id"]) if post["author_id"] is not None else post["author_address"]
+        if key not in seen:
+            seen.add(key)
+            names.append(str(post["author_name"]))
+    return tuple(names)
+
+
+def _time(value: object) -> datetime:
+    """A stored time: PostgreSQL hands back datetimes, SQLite the text tortoise wrote."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    moment = datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
