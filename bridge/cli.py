@@ -94,7 +94,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("email", help="the member's address")
     reset.add_argument("--community", metavar="SLUG", default=argparse.SUPPRESS, help="the community")
+
+    search = commands.add_parser("search", help="search the archive (the query language is in the README)")
+    search.add_argument("query", metavar="QUERY", help="e.g. '\"risk register\" from:ana after:2024-01-01'")
+    search.add_argument("--community", metavar="SLUG", help="only this community (default: all)")
+    search.add_argument(
+        "--limit", type=_positive, default=20, metavar="N", help="at most N threads (default 20)"
+    )
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def _stop_during_start_up(signum: int, frame: object) -> None:
@@ -139,4 +154,6 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return asyncio.run(commands.held(loaded, args))
     if args.command == "members":
         return asyncio.run(commands.members(loaded, args))
+    if args.command == "search":
+        return asyncio.run(commands.search(loaded, args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

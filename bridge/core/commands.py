@@ -1,5 +1,5 @@
-"""Moderation commands typed in the room: ``!icop held``, ``!icop approve N``, ``!icop reject N [reason]``,
-``!icop ban N [reason]``.
+"""Commands typed in the room: the moderation commands ``!icop held``, ``!icop approve N``,
+``!icop reject N [reason]``, ``!icop ban N [reason]``, and ``!icop search QUERY`` for every member.
 
 Parsing is pure so every spelling a convener may type is tested without a homeserver. A message that
 does not start with ``!icop`` is not a command (``None``) and goes on to be relayed; a message that does
@@ -33,6 +33,7 @@ class CommandName(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     BAN = "ban"
+    SEARCH = "search"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class ModerationCommand:
     name: CommandName
     post_id: int | None = None
     reason: str | None = None
+    query: str | None = None  # for search
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,10 @@ def parse_command(text: str) -> ModerationCommand | CommandError | None:
     rest = words[2] if len(words) > 2 else ""
     if verb in ("help", "?"):
         return ModerationCommand(CommandName.HELP)
+    if verb == "search":
+        if not rest.strip():
+            return CommandError("`!icop search` needs a query, e.g. `!icop search risk register from:ana`.")
+        return ModerationCommand(CommandName.SEARCH, query=rest.strip())
     if verb == "held":
         if rest.strip():
             return CommandError(f"`!icop held` takes no arguments. {USAGE}")

@@ -20,6 +20,7 @@ prefix is text, as in most search boxes (``http://…`` keeps working). A malfor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -366,3 +367,16 @@ def _simplify(node: Node | None) -> Node | None:
     if not flat:
         return None
     return flat[0] if len(flat) == 1 else kind(tuple(flat))
+
+
+def with_tag_aliases(node: Node, aliases: Mapping[str, str]) -> Node:
+    """``node`` with every ``tag:`` naming an alias of the taxonomy turned into its tag (both folded)."""
+    if isinstance(node, Filter):
+        if node.kind is FilterKind.TAG and isinstance(node.value, str) and node.value in aliases:
+            return Filter(FilterKind.TAG, aliases[node.value])
+        return node
+    if isinstance(node, Not):
+        return Not(with_tag_aliases(node.item, aliases))
+    if isinstance(node, And | Or):
+        return type(node)(tuple(with_tag_aliases(item, aliases) for item in node.items))
+    return node

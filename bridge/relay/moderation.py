@@ -241,15 +241,17 @@ class Moderation:
 
 # -- the room -------------------------------------------------------------------------------------
 RoomSend = Callable[[str, Mapping[str, Any], str], Awaitable[str]]
+RoomSearch = Callable[[CommunityContext, str], Awaitable[str]]
 
 
 class RoomModeration:
     """Runs before ingest on every room message; ``intercept`` returns True when it consumed it."""
 
-    def __init__(self, moderation: Moderation, send: RoomSend) -> None:
+    def __init__(self, moderation: Moderation, send: RoomSend, search: RoomSearch | None = None) -> None:
         self.moderation = moderation
         self.store = moderation.store
         self.send = send  # MatrixSender.send
+        self.search = search  # !icop search, for every member (bridge.archive.search.answer_in_room)
 
     async def intercept(self, community: CommunityContext, message: InboundMessage) -> bool:
         command = parse_command(message.text)
@@ -274,6 +276,10 @@ class RoomModeration:
         member: Recipient | None,
     ) -> str:
         who = message.sender_address
+        if not isinstance(command, CommandError) and command.name is CommandName.SEARCH:
+            if member is None or member.state is not MembershipState.ACTIVE or self.search is None:
+                return f"Sorry, only members of {community.config.name} can search its archive here."
+            return await self.search(community, command.query or "")
         if not may_moderate(member.role if member else None, member.state if member else None):
             log.info("moderation command refused", extra={"community": community.slug, "sender": who})
             return (

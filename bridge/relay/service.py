@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from bridge.archive.search import ArchiveSearch, answer_in_room
 from bridge.config import LoadedConfig
 from bridge.config.secrets import SecretRef
 from bridge.core.loop_guard import ORIGIN_MARKER_KEY
@@ -232,7 +233,9 @@ class RelayService:
             self._by_room,
             download=session.download,
             on_queued=self._wake,
-            intercept=RoomModeration(self.moderation, MatrixSender(session).send).intercept,
+            intercept=RoomModeration(
+                self.moderation, MatrixSender(session).send, self._search_in_room
+            ).intercept,
         )
         since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
         await SyncLoop(
@@ -251,6 +254,11 @@ class RelayService:
         await self.inbox.run()
 
     # -- helpers -----------------------------------------------------------------------------
+    async def _search_in_room(self, community: CommunityContext, query: str) -> str:
+        config = self.loaded.config
+        archive = ArchiveSearch(self.store, str(config.base_url), config.community)
+        return await answer_in_room(archive, community.slug, query)
+
     def _wake(self) -> None:
         for worker in self.workers.values():
             worker.wake()

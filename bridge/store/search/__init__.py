@@ -18,6 +18,7 @@ million posts. ``matched`` and the other figures of the threads shown are always
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from bridge.core.query import Node, text_terms
 from bridge.core.relevance import Candidate, rank_threads
 from bridge.core.snippets import make_snippet
 from bridge.store.database import Database, Dialect
+from bridge.store.search.compile import Compiled
 from bridge.store.search.engines import Engine, PostgresEngine, SqliteEngine
 
 CANDIDATE_CAP = 2000
@@ -90,15 +92,14 @@ class Search:
         )
         rows = await self._db.fetch(sql, params)
         candidates = [
-            Candidate(int(r["id"]), int(r["thread_id"]), _time(r["created_at"]), float(r["relevance"]))
+            Candidate(int(r["id"]), int(r["thread_id"]), float(r["posted"]), float(r["relevance"]))
             for r in rows
         ]
         ranked = rank_threads(candidates, now, limit)
         if not ranked:
             return []
         thread_ids = [t.thread_id for t in ranked]
-        sql, params = engine.matched(compiled, thread_ids)
-        matched = {int(r["thread_id"]): int(r["matched"]) for r in await self._db.fetch(sql, params)}
+        matched = await self._matched(compiled, candidates, thread_ids, capped=len(rows) >= cap)
         details = await self._details(thread_ids, [t.best_post_id for t in ranked])
         terms = text_terms(query)
         hits = []
@@ -117,13 +118,32 @@ class Search:
                     posts=len(posts),
                     authors=_authors(posts),
                     tags=tuple(details.tags.get(thread.thread_id, ())),
-                    first_at=_time(posts[0]["created_at"]) if posts else thread.best_post_at,
-                    last_at=_time(posts[-1]["created_at"]) if posts else thread.best_post_at,
+                    first_at=_time(posts[0]["created_at"]),
+                    last_at=_time(posts[-1]["created_at"]),
                     best_post_id=thread.best_post_id,
                     snippet=make_snippet(body, terms),
                 )
             )
         return hits
+
+    async def _matched(
+        self, compiled: Compiled, candidates: list[Candidate], thread_ids: list[int], *, capped: bool
+    ) -> Counter[int]:
+        """Matching posts per thread shown. Every match newer than the oldest candidate is a candidate,
+        so the candidates count those; only a capped lookup leaves older matches to count in SQL."""
+        page = set(thread_ids)
+        matched = Counter(c.thread_id for c in candidates if c.thread_id in page)
+        if not capped:
+            return matched
+        if compiled.text is None:  # filters alone were read newest first by date, not by id
+            sql, params = self._engine.matched(compiled, thread_ids)
+            return Counter(
+                {int(r["thread_id"]): int(r["matched"]) for r in await self._db.fetch(sql, params)}
+            )
+        sql, params = self._engine.matched(compiled, thread_ids, below=min(c.post_id for c in candidates))
+        for row in await self._db.fetch(sql, params):
+            matched[int(row["thread_id"])] += int(row["matched"])
+        return matched
 
     async def _details(self, thread_ids: list[int], post_ids: list[int]) -> _Details:
         details = _Details({}, {t: [] for t in thread_ids}, {}, {})

@@ -28,15 +28,17 @@ _TS_WEIGHTS = {Field.TEXT: "AB", Field.SUBJECT: "A", Field.AUTHOR: "D"}
 class Engine(Compiler):
     """What ``Search`` needs of an engine."""
 
+    posted: str  # SQL: post ``p``'s time in Unix seconds, as a float
+
     def candidates(
         self, compiled: Compiled, community_ids: list[int] | None, cap: int
     ) -> tuple[str, list[Any]]:
-        """SQL and parameters: rows ``id, thread_id, created_at, relevance``."""
+        """SQL and parameters: rows ``id, thread_id, posted, relevance``."""
         params = self.params()
         if compiled.text is None:
             where = self._where(compiled, community_ids, params)
             sql = (
-                'SELECT p."id" AS id, p."thread_id" AS thread_id, p."created_at" AS created_at, '
+                f'SELECT p."id" AS id, p."thread_id" AS thread_id, {self.posted} AS posted, '
                 f'0.0 AS relevance FROM "post" p WHERE {where} '
                 f'ORDER BY p."created_at" DESC, p."id" DESC LIMIT {params.add(cap)}'
             )
@@ -45,12 +47,17 @@ class Engine(Compiler):
         where = self._where(compiled, community_ids, params)
         return self.text_candidates(match, where, cap, params), params.values
 
-    def matched(self, compiled: Compiled, thread_ids: list[int]) -> tuple[str, list[Any]]:
-        """SQL and parameters: rows ``thread_id, matched`` for these threads."""
+    def matched(
+        self, compiled: Compiled, thread_ids: list[int], *, below: int | None = None
+    ) -> tuple[str, list[Any]]:
+        """SQL and parameters: rows ``thread_id, matched`` for these threads, counting only posts whose
+        id is below ``below`` when given (the candidates already counted the others)."""
         params = self.params()
         text = self.text_match(compiled.text, params) if compiled.text is not None else None
         threads = params.many(thread_ids)
         where = self._where(compiled, None, params)
+        if below is not None:
+            where += f' AND p."id" < {params.add(below)}'
         return self.matched_sql(text, where, threads), params.values
 
     def _where(self, compiled: Compiled, community_ids: list[int] | None, params: Params) -> str:
@@ -76,6 +83,7 @@ class Engine(Compiler):
 
 class SqliteEngine(Engine):
     numbered_params = False
+    posted = '(julianday(p."created_at") - 2440587.5) * 86400.0'
 
     def expression(self, positives: Sequence[Node], negatives: Sequence[Node]) -> str:
         result = " AND ".join(f"({self._fts(n)})" for n in positives)
@@ -110,7 +118,7 @@ class SqliteEngine(Engine):
     def text_candidates(self, match: str, where: str, cap: int, params: Params) -> str:
         # Walking the index newest rowid first stops after ``cap`` rows: BM25 is computed for those only.
         return (
-            'SELECT "post_search"."rowid" AS id, p."thread_id" AS thread_id, p."created_at" AS created_at, '
+            f'SELECT "post_search"."rowid" AS id, p."thread_id" AS thread_id, {self.posted} AS posted, '
             f'-bm25("post_search", {SUBJECT_WEIGHT}, {TEXT_WEIGHT}, 0.0) AS relevance '
             'FROM "post_search" JOIN "post" p ON p."id" = "post_search"."rowid" '
             f"WHERE {match} AND {where} "
@@ -134,6 +142,7 @@ class SqliteEngine(Engine):
 
 class PostgresEngine(Engine):
     numbered_params = True
+    posted = 'extract(epoch FROM p."created_at")::float8'
 
     def expression(self, positives: Sequence[Node], negatives: Sequence[Node]) -> str:
         parts = [f"({self._tsquery(n)})" for n in positives]
@@ -173,7 +182,7 @@ class PostgresEngine(Engine):
         query = match.partition(" @@ ")[2]  # the same parameter, referenced again by number
         weights = f"'{{0, 0, {TEXT_WEIGHT / SUBJECT_WEIGHT}, 1}}'"
         return (
-            'SELECT p."id" AS id, p."thread_id" AS thread_id, p."created_at" AS created_at, '
+            f'SELECT p."id" AS id, p."thread_id" AS thread_id, {self.posted} AS posted, '
             f'ts_rank({weights}, p."search_document", {query}, 1) AS relevance '
             f'FROM "post" p WHERE {match} AND {where} '
             f'ORDER BY p."id" DESC LIMIT {params.add(cap)}'
