@@ -30,6 +30,7 @@ import asyncpg
 
 from bench.search_data import (
     DOMAIN_WORDS,
+    GENERATOR_VERSION,
     LAST_NAMES,
     PHRASES,
     SEED,
@@ -177,6 +178,16 @@ async def index_size(db: Database) -> dict[str, Any]:
     }
 
 
+async def _complete(url: str, posts: int) -> bool:
+    connection = await asyncpg.connect(url)
+    try:
+        return bool(await connection.fetchval('SELECT count(*) FROM "post"') >= posts)
+    except asyncpg.PostgresError:
+        return False
+    finally:
+        await connection.close()
+
+
 @contextlib.asynccontextmanager
 async def postgres_server() -> AsyncIterator[str]:
     configured = os.environ.get("ICOP_BENCH_POSTGRES_URL")
@@ -203,16 +214,24 @@ async def bench_size(posts: int, kinds: dict[str, list[str]], server: str) -> di
             "searchable_after": await searchable_after(db),
             "queries": await measure_engine(db, kinds),
         }
-    name = f"icop_bench_{posts}"
+    name = f"icop_bench_{posts}_v{GENERATOR_VERSION}"
+    keep = bool(
+        os.environ.get("ICOP_BENCH_POSTGRES_URL")
+    )  # a server of one's own: keep the copy for later runs
+    url = server.rsplit("/", 1)[0] + f"/{name}"
     admin = await asyncpg.connect(server)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = server.rsplit("/", 1)[0] + f"/{name}"
-        log("  PostgreSQL: copying the archive")
-        began = time.monotonic()
-        await fill_postgres(path, url, log)
-        copy_seconds = round(time.monotonic() - began, 1)
+        exists = await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name)
+        copy_seconds = None
+        if exists and keep and await _complete(url, posts):
+            log(f"  PostgreSQL: reusing database {name}")
+        else:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            log("  PostgreSQL: copying the archive")
+            began = time.monotonic()
+            await fill_postgres(path, url, log)
+            copy_seconds = round(time.monotonic() - began, 1)
         async with Database(url) as db:
             log("  PostgreSQL tsvector")
             report["postgres"] = {
@@ -221,7 +240,8 @@ async def bench_size(posts: int, kinds: dict[str, list[str]], server: str) -> di
                 "searchable_after": await searchable_after(db),
                 "queries": await measure_engine(db, kinds),
             }
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not keep:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
     for engine, figures in report.items():

@@ -7,17 +7,20 @@ stays a few seconds per engine.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bridge.core.model import Channel, PostState, Role, RosterMember
 from bridge.core.query import parse_query
+from bridge.core.relevance import Candidate, rank_threads
 from bridge.store import CommunityRecord, Database, NewThread, Store
 from bridge.store.database import Dialect
 from bridge.store.migrations import upgrade
-from bridge.store.search import Search, SearchHit
+from bridge.store.search import Search, SearchHit, engine_for
 from tests.store.conftest import T0, email_message, matrix_message
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -338,3 +341,72 @@ async def test_the_migration_indexes_posts_stored_before_it(store_url: str) -> N
         await upgrade(db)
         hits = await Search(db).search(parse_query("legacy wiki"), now=NOW)
         assert sorted(h.subject for h in hits) == ["Wiki 0", "Wiki 2"]
+
+
+async def test_the_database_ranks_as_the_core_formula_says(archive: Archive) -> None:
+    """Each engine ranks in SQL (``score_sql``); the order and scores are those of ``rank_threads``."""
+    await _planning_archive(archive)
+    for n in range(8):
+        await archive.post(
+            f"x{n}", f"Risk review {'risk ' * n}", thread=f"R{n % 5}", at=T0 - timedelta(days=90 * n)
+        )
+    db = archive.store.db
+    engine = engine_for(db.dialect)
+    for text in ("risk", "risk OR estimation", "review -budget", "after:2020-01-01", "from:ana"):
+        compiled = engine.split(parse_query(text))
+        sql, params = engine.candidates(compiled, None, 1000)
+        candidates = [
+            Candidate(int(r["id"]), int(r["thread_id"]), float(r["posted"]), float(r["relevance"]))
+            for r in await db.fetch(sql, params)
+        ]
+        expected = rank_threads(candidates, NOW, 4)
+        sql, params = engine.best_threads(compiled, None, 1000, 4, NOW.timestamp())
+        rows = await db.fetch(sql, params)
+        assert [(r["thread_id"], r["id"]) for r in rows] == [
+            (t.thread_id, t.best_post_id) for t in expected
+        ], text
+        assert [float(r["score"]) for r in rows] == pytest.approx([t.score for t in expected], rel=1e-9)
+        assert {int(r["total"]) for r in rows} <= {len(candidates)}
+
+
+@pytest.fixture
+async def sqlite_archive(tmp_path: Path) -> AsyncIterator[Archive]:
+    async with Database(f"sqlite://{tmp_path / 'weighted.sqlite3'}") as db:
+        await upgrade(db)
+        store = Store(db)
+        await store.communities.sync_community(
+            slug="pm-practice", name="PM", list_address="pm@lists.example.com", room="#pm:example.com",
+            roster=(RosterMember("Ana Souza", "ana@example.org", Role.CONVENER),),
+        )  # fmt: skip
+        record = await store.communities.by_slug("pm-practice")
+        assert record is not None
+        yield Archive(store, record)
+
+
+async def test_sqlite_weighs_terms_itself_when_bm25_would_read_too_much(
+    sqlite_archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past BM25_POSTINGS postings FTS5's bm25() is not used (it reads every posting of every term);
+    terms weigh by their IDF, ×4 in the subject. The same posts are found, and the order still puts a
+    subject before a passing mention, a rare word before a common one, the newer before the older."""
+    archive = sqlite_archive
+    monkeypatch.setattr("bridge.store.search.engines.BM25_POSTINGS", -1)
+    await _planning_archive(archive)
+    for n in range(6):
+        await archive.post(f"c{n}", f"The common word, again {n}.", thread=f"C{n}", at=T0 - timedelta(days=n))
+    await archive.post("mention", "In passing: the risk log.", thread="Misc", at=T0 + timedelta(days=3))
+    await archive.post("titled", "How we keep ours.", thread="The risk log", at=T0 - timedelta(days=30))
+    assert await threads(archive, "risk owner") == {"Risk registers"}
+    assert await threads(archive, "(poker OR backlog) -forecasting") == {"Estimation"}
+    assert await threads(archive, "regis*") == {"Risk registers"}
+    hits = await find(archive, '"risk log"')
+    assert [h.thread_id for h in hits] == [archive.threads["The risk log"], archive.threads["Misc"]]
+    hits = await find(archive, "common OR poker")  # poker is rarer: its one thread comes first
+    assert hits[0].thread_id == archive.threads["Estimation"]
+    assert [h.thread_id for h in hits[1:3]] == [archive.threads["C0"], archive.threads["C1"]]
+    [hit] = await find(archive, "poker")
+    assert (hit.matched, hit.posts, hit.snippet) == (
+        1,
+        1,
+        "Estimation by planning <mark>poker</mark> works for us.",
+    )

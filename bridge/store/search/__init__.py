@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.core.query import Node, text_terms
-from bridge.core.relevance import Candidate, rank_threads
+from bridge.core.relevance import RankedThread
 from bridge.core.snippets import make_snippet
 from bridge.store.database import Database, Dialect
 from bridge.store.search.compile import Compiled
@@ -87,19 +87,20 @@ class Search:
         engine = self._engine
         compiled = engine.split(query)
         cap = max(CANDIDATE_CAP, limit * CANDIDATES_PER_RESULT)
-        sql, params = engine.candidates(
-            compiled, list(community_ids) if community_ids is not None else None, cap
-        )
+        ids = list(community_ids) if community_ids is not None else None
+        weights = await engine.weights(self._db.fetch, compiled)
+        sql, params = engine.best_threads(compiled, ids, cap, limit, now.timestamp(), weights)
         rows = await self._db.fetch(sql, params)
-        candidates = [
-            Candidate(int(r["id"]), int(r["thread_id"]), float(r["posted"]), float(r["relevance"]))
+        if not rows:
+            return []
+        ranked = [
+            RankedThread(int(r["thread_id"]), float(r["score"]), int(r["id"]), float(r["posted"]))
             for r in rows
         ]
-        ranked = rank_threads(candidates, now, limit)
-        if not ranked:
-            return []
         thread_ids = [t.thread_id for t in ranked]
-        matched = await self._matched(compiled, candidates, thread_ids, capped=len(rows) >= cap)
+        matched = Counter({int(r["thread_id"]): int(r["matched"]) for r in rows})
+        if int(rows[0]["total"]) >= cap:
+            await self._count_the_rest(compiled, thread_ids, int(rows[0]["oldest"]), matched)
         details = await self._details(thread_ids, [t.best_post_id for t in ranked])
         terms = text_terms(query)
         hits = []
@@ -126,24 +127,19 @@ class Search:
             )
         return hits
 
-    async def _matched(
-        self, compiled: Compiled, candidates: list[Candidate], thread_ids: list[int], *, capped: bool
-    ) -> Counter[int]:
-        """Matching posts per thread shown. Every match newer than the oldest candidate is a candidate,
-        so the candidates count those; only a capped lookup leaves older matches to count in SQL."""
-        page = set(thread_ids)
-        matched = Counter(c.thread_id for c in candidates if c.thread_id in page)
-        if not capped:
-            return matched
-        if compiled.text is None:  # filters alone were read newest first by date, not by id
+    async def _count_the_rest(
+        self, compiled: Compiled, thread_ids: list[int], oldest: int, matched: Counter[int]
+    ) -> None:
+        """Complete ``matched`` after a capped lookup. Every match stored after the oldest candidate is a
+        candidate, so only older ones are left to count; filters alone were read newest first by date,
+        not by id, so they are counted again in full."""
+        if compiled.text is None:
             sql, params = self._engine.matched(compiled, thread_ids)
-            return Counter(
-                {int(r["thread_id"]): int(r["matched"]) for r in await self._db.fetch(sql, params)}
-            )
-        sql, params = self._engine.matched(compiled, thread_ids, below=min(c.post_id for c in candidates))
+            matched.clear()
+        else:
+            sql, params = self._engine.matched(compiled, thread_ids, below=oldest)
         for row in await self._db.fetch(sql, params):
             matched[int(row["thread_id"])] += int(row["matched"])
-        return matched
 
     async def _details(self, thread_ids: list[int], post_ids: list[int]) -> _Details:
         details = _Details({}, {t: [] for t in thread_ids}, {}, {})

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.core.model import Channel, PracticeState
-from bridge.core.query import And, Filter, FilterKind, Node, Not, Or, Term
+from bridge.core.query import And, Field, Filter, FilterKind, Node, Not, Or, Term, text_terms
 
 
 @dataclass
@@ -38,10 +38,26 @@ class Params:
 @dataclass(frozen=True, slots=True)
 class Compiled:
     """``text``: the engine's full-text expression for the lookup, or None for filters alone.
-    ``rest``: the nodes left for ``condition`` (filters, text the lookup cannot take)."""
+    ``rest``: the nodes left for ``condition`` (filters, text the lookup cannot take).
+    ``terms``: every term of the lookup, excluded ones too (what scoring the lookup reads);
+    ``scored``: its positive terms on the subject or the text (what relevance weighs)."""
 
     text: str | None
     rest: tuple[Node, ...]
+    terms: tuple[Term, ...] = ()
+    scored: tuple[Term, ...] = ()
+
+
+def all_terms(nodes: Sequence[Node]) -> tuple[Term, ...]:
+    found: list[Term] = []
+    for node in nodes:
+        if isinstance(node, Term):
+            found.append(node)
+        elif isinstance(node, Not):
+            found.extend(all_terms([node.item]))
+        elif isinstance(node, And | Or):
+            found.extend(all_terms(node.items))
+    return tuple(dict.fromkeys(found))
 
 
 def is_lookup_text(node: Node) -> bool:
@@ -76,7 +92,10 @@ class Compiler(ABC):
         )
         if not positives:
             return Compiled(None, rest)
-        return Compiled(self.expression(positives, negatives), rest)
+        scored = tuple(
+            dict.fromkeys(t for t in text_terms(And(tuple(positives))) if t.field is not Field.AUTHOR)
+        )
+        return Compiled(self.expression(positives, negatives), rest, all_terms(positives + negatives), scored)
 
     def params(self) -> Params:
         return Params(self.numbered_params)
@@ -107,6 +126,22 @@ class Compiler(ABC):
             return f"NOT ({self._node(node.item, params)})"
         joiner = " AND " if isinstance(node, And) else " OR "
         return "(" + joiner.join(self._node(item, params) for item in node.items) + ")"
+
+    def thread_condition(self, node: Filter, params: Params) -> str:
+        """SQL on thread ``t`` for a thread-level filter (``tag:``, ``is:practice``): the thread is filed
+        under the tag, or holds a post filed under it; the thread is a confirmed practice."""
+        if node.kind is FilterKind.TAG:
+            first, second = params.add(node.value), params.add(node.value)
+            return (
+                '(t."id" IN (SELECT tt."thread_id" FROM "thread_tag" tt JOIN "tag" g '
+                f'ON g."id" = tt."tag_id" WHERE g."name" = {first}) '
+                'OR t."id" IN (SELECT tp."thread_id" FROM "post_tag" pt JOIN "tag" g ON g."id" = pt."tag_id" '
+                f'JOIN "post" tp ON tp."id" = pt."post_id" WHERE g."name" = {second}))'
+            )
+        return (
+            't."id" IN (SELECT "thread_id" FROM "practice" '
+            f'WHERE "state" = {params.add(PracticeState.CONFIRMED.value)})'
+        )
 
     def _filter(self, node: Filter, params: Params) -> str:
         kind, value = node.kind, node.value
