@@ -40,12 +40,14 @@ class Compiled:
     """``text``: the engine's full-text expression for the lookup, or None for filters alone.
     ``rest``: the nodes left for ``condition`` (filters, text the lookup cannot take).
     ``terms``: every term of the lookup, excluded ones too (what scoring the lookup reads);
-    ``scored``: its positive terms on the subject or the text (what relevance weighs)."""
+    ``scored``: its positive terms on the subject or the text (what relevance weighs); ``required``:
+    those every match holds (a term standing alone in the top-level AND)."""
 
     text: str | None
     rest: tuple[Node, ...]
     terms: tuple[Term, ...] = ()
     scored: tuple[Term, ...] = ()
+    required: frozenset[Term] = frozenset()
 
 
 def all_terms(nodes: Sequence[Node]) -> tuple[Term, ...]:
@@ -95,7 +97,10 @@ class Compiler(ABC):
         scored = tuple(
             dict.fromkeys(t for t in text_terms(And(tuple(positives))) if t.field is not Field.AUTHOR)
         )
-        return Compiled(self.expression(positives, negatives), rest, all_terms(positives + negatives), scored)
+        required = frozenset(t for t in positives if isinstance(t, Term))
+        return Compiled(
+            self.expression(positives, negatives), rest, all_terms(positives + negatives), scored, required
+        )
 
     def params(self) -> Params:
         return Params(self.numbered_params)

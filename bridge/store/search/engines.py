@@ -14,7 +14,7 @@ import math
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bridge.core.query import And, Field, Filter, FilterKind, Node, Not, Or, Term
 from bridge.core.relevance import score_sql
@@ -25,7 +25,17 @@ RECENT_THREADS_DIVISOR = 10  # filters alone naming threads: the cap's tenth of 
 TEXT_WEIGHT = 1.0
 
 Fetch = Callable[[str, Sequence[Any]], Awaitable[list[dict[str, Any]]]]
-Weights = Sequence[tuple[Term, float]]
+
+
+class Weight(NamedTuple):
+    """A term's weight in the relevance an engine computes itself; ``required``: every match holds it."""
+
+    term: Term
+    weight: float
+    required: bool
+
+
+Weights = Sequence[Weight]
 
 _FTS_COLUMNS = {Field.TEXT: "{subject body}", Field.SUBJECT: "subject", Field.AUTHOR: "author"}
 _TS_WEIGHTS = {Field.TEXT: "AB", Field.SUBJECT: "A", Field.AUTHOR: "D"}
@@ -228,48 +238,65 @@ class SqliteEngine(Engine):
         normalisation, computed by set lookups that stay within the candidates."""
         if compiled.text is None or not compiled.terms:
             return None
+        probes = " UNION ALL ".join(
+            f'SELECT {n} AS term, count(*) AS found, min("rowid") AS last FROM (SELECT "rowid" '
+            'FROM "post_search" WHERE "post_search" MATCH ? ORDER BY "rowid" DESC LIMIT ?)'
+            for n in range(len(compiled.terms))
+        )
         bounds = (
-            await fetch(
-                'SELECT (SELECT max("id") FROM "post") AS hi, (SELECT min("id") FROM "post") AS lo', []
-            )
-        )[0]
-        if bounds["hi"] is None:
+            'SELECT -1 AS term, (SELECT max("id") FROM "post") AS found, '
+            + '(SELECT min("id") FROM "post") AS last'
+        )
+        rows = await fetch(
+            f"{bounds} UNION ALL {probes}",
+            [value for term in compiled.terms for value in (self._fts(term), PROBE)],
+        )
+        by_term = {int(r["term"]): r for r in rows}
+        if by_term[-1]["found"] is None:
             return None
-        hi, lo = int(bounds["hi"]), int(bounds["lo"])
+        hi, lo = int(by_term[-1]["found"]), int(by_term[-1]["last"])
         total = hi - lo + 1
         frequencies: dict[Term, float] = {}
-        for term in compiled.terms:
-            row = (
-                await fetch(
-                    'SELECT count(*) AS n, min("rowid") AS last FROM (SELECT "rowid" FROM "post_search" '
-                    'WHERE "post_search" MATCH ? ORDER BY "rowid" DESC LIMIT ?)',
-                    [self._fts(term), PROBE],
-                )
-            )[0]
-            found = int(row["n"])
-            frequencies[term] = found if found < PROBE else found * total / max(1, hi - int(row["last"]) + 1)
+        for n, term in enumerate(compiled.terms):
+            found, last = int(by_term[n]["found"]), by_term[n]["last"]
+            frequencies[term] = found if found < PROBE else found * total / max(1, hi - int(last) + 1)
         if sum(frequencies.values()) <= BM25_POSTINGS:
             return None
-        return [(term, _idf(frequencies[term], total)) for term in compiled.scored]
+        return [
+            Weight(term, _idf(frequencies[term], total), term in compiled.required)
+            for term in compiled.scored
+        ]
 
     def weighted_candidates(
         self, text: str, match: str, where: str, cap: int, params: Params, weights: Weights
     ) -> str:
+        # A term every match holds needs no lookup to know it is there, only whether it is in the subject
+        # (rare, so that lookup is quick); a term under an OR needs both.
         newest = self._newest(match, where, cap, params, "0.0")
+        constant = 0.0
         parts = []
-        for term, weight in weights:
-            columns = [("subject", SUBJECT_WEIGHT)] + (
-                [("body", TEXT_WEIGHT)] if term.field is Field.TEXT else []
-            )
-            for column, factor in columns:
-                holds = params.add(f"({text}) AND ({column} : {self._phrase(term)})")
-                parts.append(
-                    f'{weight * factor!r} * (id IN (SELECT "rowid" FROM "post_search" WHERE "post_search" '
-                    f'MATCH {holds} AND "rowid" >= (SELECT min(id) FROM n)))'
-                )
-        relevance = " + ".join(parts) or "0.0"
+        for term, weight, required in weights:
+            bonus = SUBJECT_WEIGHT if term.field is Field.SUBJECT else SUBJECT_WEIGHT - TEXT_WEIGHT
+            if required:
+                constant += weight * (SUBJECT_WEIGHT if term.field is Field.SUBJECT else TEXT_WEIGHT)
+                if term.field is Field.TEXT:
+                    parts.append(self._holds(text, "subject", term, weight * bonus, params))
+                continue
+            if term.field is Field.TEXT:
+                parts.append(self._holds(text, "{subject body}", term, weight * TEXT_WEIGHT, params))
+            parts.append(self._holds(text, "subject", term, weight * bonus, params))
+        relevance = " + ".join([repr(constant), *parts])
         return (
             f"WITH n AS MATERIALIZED ({newest}) SELECT id, thread_id, posted, {relevance} AS relevance FROM n"
+        )
+
+    def _holds(self, text: str, columns: str, term: Term, weight: float, params: Params) -> str:
+        """``weight`` when the candidate holds ``term`` in ``columns``: a lookup bounded by the candidates
+        (the query's own expression AND the term, from the oldest candidate on)."""
+        holds = params.add(f"({text}) AND ({columns} : {self._phrase(term)})")
+        return (
+            f'{weight!r} * (id IN (SELECT "rowid" FROM "post_search" WHERE "post_search" '
+            f'MATCH {holds} AND "rowid" >= (SELECT min(id) FROM n)))'
         )
 
     @staticmethod
