@@ -29,9 +29,9 @@ from bridge.core.relevance import RankedThread
 from bridge.core.snippets import make_snippet
 from bridge.store.database import Database, Dialect
 from bridge.store.search.compile import Compiled
-from bridge.store.search.engines import Engine, PostgresEngine, SqliteEngine
+from bridge.store.search.engines import TAG_SEPARATOR, Engine, PostgresEngine, SqliteEngine
 
-CANDIDATE_CAP = 2000
+CANDIDATE_CAP = 1000
 CANDIDATES_PER_RESULT = 50
 
 # What the search index adds to the schema beyond the ORM models (the schema test sets these aside):
@@ -101,28 +101,26 @@ class Search:
         matched = Counter({int(r["thread_id"]): int(r["matched"]) for r in rows})
         if int(rows[0]["total"]) >= cap:
             await self._count_the_rest(compiled, thread_ids, int(rows[0]["oldest"]), matched)
-        details = await self._details(thread_ids, [t.best_post_id for t in ranked])
+        posts = await self._posts(thread_ids)
         terms = text_terms(query)
         hits = []
-        for thread in ranked:
-            info = details.threads[thread.thread_id]
-            posts = details.posts[thread.thread_id]
-            body = details.bodies.get(thread.best_post_id) or info["subject"]
+        for thread, row in zip(ranked, rows, strict=True):
+            shown = posts[thread.thread_id]
             hits.append(
                 SearchHit(
-                    community_id=int(info["community_id"]),
-                    community_slug=str(info["slug"]),
+                    community_id=int(row["community_id"]),
+                    community_slug=str(row["slug"]),
                     thread_id=thread.thread_id,
-                    subject=str(info["subject"]),
+                    subject=str(row["subject"]),
                     score=thread.score,
                     matched=matched.get(thread.thread_id, 0),
-                    posts=len(posts),
-                    authors=_authors(posts),
-                    tags=tuple(details.tags.get(thread.thread_id, ())),
-                    first_at=_time(posts[0]["created_at"]),
-                    last_at=_time(posts[-1]["created_at"]),
+                    posts=len(shown),
+                    authors=_authors(shown),
+                    tags=tuple(sorted(str(row["tags"]).split(TAG_SEPARATOR))) if row["tags"] else (),
+                    first_at=_time(shown[0]["created_at"]),
+                    last_at=_time(shown[-1]["created_at"]),
                     best_post_id=thread.best_post_id,
-                    snippet=make_snippet(body, terms),
+                    snippet=make_snippet(str(row["body"]) or str(row["subject"]), terms),
                 )
             )
         return hits
@@ -141,42 +139,18 @@ class Search:
         for row in await self._db.fetch(sql, params):
             matched[int(row["thread_id"])] += int(row["matched"])
 
-    async def _details(self, thread_ids: list[int], post_ids: list[int]) -> _Details:
-        details = _Details({}, {t: [] for t in thread_ids}, {}, {})
-        for row in await self._rows(
-            'SELECT t."id" AS id, t."subject" AS subject, t."community_id" AS community_id, c."slug" AS slug '
-            'FROM "thread" t JOIN "community" c ON c."id" = t."community_id" WHERE t."id" IN ({})',
-            thread_ids,
-        ):
-            details.threads[int(row["id"])] = row
-        for row in await self._rows(
-            'SELECT "thread_id", "author_id", "author_name", "author_address", "created_at" FROM "post" '
-            'WHERE "thread_id" IN ({}) AND "state" = \'visible\' ORDER BY "created_at", "id"',
-            thread_ids,
-        ):
-            details.posts[int(row["thread_id"])].append(row)
-        for row in await self._rows(
-            'SELECT tt."thread_id" AS thread_id, g."name" AS name FROM "thread_tag" tt '
-            'JOIN "tag" g ON g."id" = tt."tag_id" WHERE tt."thread_id" IN ({}) ORDER BY g."name"',
-            thread_ids,
-        ):
-            details.tags.setdefault(int(row["thread_id"]), []).append(str(row["name"]))
-        for row in await self._rows('SELECT "id", "body_text" FROM "post" WHERE "id" IN ({})', post_ids):
-            details.bodies[int(row["id"])] = str(row["body_text"])
-        return details
-
-    async def _rows(self, template: str, ids: list[int]) -> list[dict[str, Any]]:
-        """Rows of ``template`` whose ``{}`` becomes one placeholder per id."""
+    async def _posts(self, thread_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The visible posts of the threads shown, oldest first: their count, dates and authors."""
         params = self._engine.params()
-        return await self._db.fetch(template.format(params.many(ids)), params.values)
-
-
-@dataclass(frozen=True, slots=True)
-class _Details:
-    threads: dict[int, dict[str, Any]]
-    posts: dict[int, list[dict[str, Any]]]
-    tags: dict[int, list[str]]
-    bodies: dict[int, str]
+        posts: dict[int, list[dict[str, Any]]] = {t: [] for t in thread_ids}
+        for row in await self._db.fetch(
+            'SELECT "thread_id", "author_id", "author_name", "author_address", "created_at" FROM "post" '
+            f'WHERE "thread_id" IN ({params.many(thread_ids)}) AND "state" = \'visible\' '
+            'ORDER BY "created_at", "id"',
+            params.values,
+        ):
+            posts[int(row["thread_id"])].append(row)
+        return posts
 
 
 def _authors(posts: list[dict[str, Any]]) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from bridge.core.query import And, Field, Filter, FilterKind, Node, Not, Or, Ter
 from bridge.core.relevance import score_sql
 from bridge.store.search.compile import Compiled, Compiler, Params
 
+TAG_SEPARATOR = "\x1f"
 SUBJECT_WEIGHT = 4.0
 RECENT_THREADS_DIVISOR = 10  # filters alone naming threads: the cap's tenth of the most recently active
 TEXT_WEIGHT = 1.0
@@ -47,6 +48,7 @@ class Engine(Compiler):
     posted: str  # SQL: post ``p``'s time in Unix seconds, as a float
 
     greatest: str  # the dialect's two-argument maximum
+    names: str  # the dialect's aggregate joining g."name" with TAG_SEPARATOR
 
     async def weights(self, fetch: Fetch, compiled: Compiled) -> Weights | None:
         """How to weigh the lookup's terms when the engine's own relevance would cost too much, as
@@ -71,22 +73,31 @@ class Engine(Compiler):
         weights: Weights | None = None,
     ) -> tuple[str, list[Any]]:
         """SQL and parameters: the ``limit`` best threads among the candidates, ranked in the database by
-        ``bridge.core.relevance``; rows ``id`` (the best post), ``thread_id``, ``posted``, ``score``,
-        ``matched`` (candidates in the thread), ``total`` (candidates in all), ``oldest`` (lowest candidate
-        id)."""
+        ``bridge.core.relevance``, best first; rows ``id`` (the best post), ``thread_id``, ``posted``,
+        ``score``, ``matched`` (candidates in the thread), ``total`` (candidates in all), ``oldest`` (lowest
+        candidate id), and what a result shows: ``subject``, ``community_id``, ``slug``, ``body`` (the
+        best post's text), ``tags`` (names joined by ``TAG_SEPARATOR``)."""
         params = self.params()
         candidates = self._candidates(compiled, community_ids, cap, params, weights)
         score = score_sql("relevance", "posted", params.add(now), self.greatest)
+        order = "score DESC, posted DESC, thread_id DESC"
+        tags = (
+            f'(SELECT {self.names} FROM "thread_tag" tt JOIN "tag" g ON g."id" = tt."tag_id" '
+            'WHERE tt."thread_id" = r.thread_id)'
+        )
         sql = (
             f"WITH c AS MATERIALIZED ({candidates}), "
             f"scored AS (SELECT id, thread_id, posted, {score} AS score FROM c), "
             "ranked AS (SELECT id, thread_id, posted, score, "
             "row_number() OVER (PARTITION BY thread_id ORDER BY score DESC, posted DESC, id DESC) AS place, "
-            "count(*) OVER (PARTITION BY thread_id) AS matched FROM scored) "
-            "SELECT id, thread_id, posted, score, matched, "
-            "(SELECT count(*) FROM c) AS total, (SELECT min(id) FROM c) AS oldest "
-            "FROM ranked WHERE place = 1 "
-            f"ORDER BY score DESC, posted DESC, thread_id DESC LIMIT {params.add(limit)}"
+            "count(*) OVER (PARTITION BY thread_id) AS matched FROM scored), "
+            f"page AS (SELECT * FROM ranked WHERE place = 1 ORDER BY {order} LIMIT {params.add(limit)}) "
+            "SELECT r.id, r.thread_id, r.posted, r.score, r.matched, "
+            "(SELECT count(*) FROM c) AS total, (SELECT min(id) FROM c) AS oldest, "
+            't."subject" AS subject, t."community_id" AS community_id, m."slug" AS slug, '
+            f'b."body_text" AS body, {tags} AS tags FROM page r JOIN "thread" t ON t."id" = r.thread_id '
+            'JOIN "community" m ON m."id" = t."community_id" '
+            'JOIN "post" b ON b."id" = r.id ORDER BY r.score DESC, r.posted DESC, r.thread_id DESC'
         )
         return sql, params.values
 
@@ -182,6 +193,7 @@ def _idf(frequency: float, total: int) -> float:
 class SqliteEngine(Engine):
     numbered_params = False
     greatest = "max"
+    names = 'group_concat(g."name", char(31))'
     posted = '(julianday(p."created_at") - 2440587.5) * 86400.0'
 
     def expression(self, positives: Sequence[Node], negatives: Sequence[Node]) -> str:
@@ -238,29 +250,28 @@ class SqliteEngine(Engine):
         normalisation, computed by set lookups that stay within the candidates."""
         if compiled.text is None or not compiled.terms:
             return None
-        probes = " UNION ALL ".join(
-            f'SELECT {n} AS term, count(*) AS found, min("rowid") AS last FROM (SELECT "rowid" '
+        # A prefix is not probed: reading its postings means merging those of every word it starts, the
+        # very cost to avoid; it weighs as a word found PROBE times, and bm25() does not rank it.
+        probed = [term for term in compiled.terms if not term.prefix]
+        probes = "".join(
+            f' UNION ALL SELECT {n} AS term, count(*) AS found, min("rowid") AS last FROM (SELECT "rowid" '
             'FROM "post_search" WHERE "post_search" MATCH ? ORDER BY "rowid" DESC LIMIT ?)'
-            for n in range(len(compiled.terms))
+            for n in range(len(probed))
         )
-        bounds = (
-            'SELECT -1 AS term, (SELECT max("id") FROM "post") AS found, '
-            + '(SELECT min("id") FROM "post") AS last'
-        )
+        bounds = 'SELECT -1 AS term, (SELECT max("id") FROM "post") AS found, (SELECT min("id") FROM "post") '
         rows = await fetch(
-            f"{bounds} UNION ALL {probes}",
-            [value for term in compiled.terms for value in (self._fts(term), PROBE)],
+            f"{bounds}AS last{probes}", [value for term in probed for value in (self._fts(term), PROBE)]
         )
         by_term = {int(r["term"]): r for r in rows}
         if by_term[-1]["found"] is None:
             return None
         hi, lo = int(by_term[-1]["found"]), int(by_term[-1]["last"])
         total = hi - lo + 1
-        frequencies: dict[Term, float] = {}
-        for n, term in enumerate(compiled.terms):
+        frequencies: dict[Term, float] = {term: float(PROBE) for term in compiled.terms}
+        for n, term in enumerate(probed):
             found, last = int(by_term[n]["found"]), by_term[n]["last"]
             frequencies[term] = found if found < PROBE else found * total / max(1, hi - int(last) + 1)
-        if sum(frequencies.values()) <= BM25_POSTINGS:
+        if len(probed) == len(compiled.terms) and sum(frequencies.values()) <= BM25_POSTINGS:
             return None
         return [
             Weight(term, _idf(frequencies[term], total), term in compiled.required)
@@ -279,7 +290,7 @@ class SqliteEngine(Engine):
             bonus = SUBJECT_WEIGHT if term.field is Field.SUBJECT else SUBJECT_WEIGHT - TEXT_WEIGHT
             if required:
                 constant += weight * (SUBJECT_WEIGHT if term.field is Field.SUBJECT else TEXT_WEIGHT)
-                if term.field is Field.TEXT:
+                if term.field is Field.TEXT and not term.prefix:  # each lookup of a prefix merges again
                     parts.append(self._holds(text, "subject", term, weight * bonus, params))
                 continue
             if term.field is Field.TEXT:
@@ -303,6 +314,28 @@ class SqliteEngine(Engine):
     def _phrase(term: Term) -> str:
         return '"' + " ".join(term.words).replace('"', '""') + '"' + (" *" if term.prefix else "")
 
+    def matched(
+        self, compiled: Compiled, thread_ids: list[int], *, below: int | None = None
+    ) -> tuple[str, list[Any]]:
+        if compiled.text is None or below is None or not any(t.prefix for t in compiled.terms):
+            return super().matched(compiled, thread_ids, below=below)
+        # One lookup over the ids these threads span, not one per post: FTS5 expands a prefix into the
+        # postings of every word it starts on each lookup.
+        params = self.params()
+        match = params.add(compiled.text)
+        older = params.add(below)
+        first = params.many(thread_ids)
+        threads = params.many(thread_ids)
+        where = self._where(compiled, None, params)
+        sql = (
+            'SELECT p."thread_id" AS thread_id, count(*) AS matched FROM (SELECT "rowid" AS id '
+            f'FROM "post_search" WHERE "post_search" MATCH {match} AND "rowid" < {older} AND "rowid" >= '
+            f'(SELECT min("id") FROM "post" WHERE "thread_id" IN ({first}))) m '
+            'JOIN "post" p ON p."id" = m.id '
+            f'WHERE p."thread_id" IN ({threads}) AND {where} GROUP BY p."thread_id"'
+        )
+        return sql, params.values
+
     def matched_sql(self, match: str | None, where: str, threads: str) -> str:
         if match is None:
             return (
@@ -321,6 +354,7 @@ class SqliteEngine(Engine):
 class PostgresEngine(Engine):
     numbered_params = True
     greatest = "GREATEST"
+    names = 'string_agg(g."name", chr(31))'
     posted = 'extract(epoch FROM p."created_at")::float8'
 
     def expression(self, positives: Sequence[Node], negatives: Sequence[Node]) -> str:
