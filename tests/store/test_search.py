@@ -391,7 +391,7 @@ async def test_sqlite_weighs_terms_itself_when_bm25_would_read_too_much(
     terms weigh by their IDF, ×4 in the subject. The same posts are found, and the order still puts a
     subject before a passing mention, a rare word before a common one, the newer before the older."""
     archive = sqlite_archive
-    monkeypatch.setattr("bridge.store.search.engines.BM25_POSTINGS", -1)
+    monkeypatch.setattr("bridge.store.search.sqlite.BM25_POSTINGS", -1)
     await _planning_archive(archive)
     for n in range(6):
         await archive.post(f"c{n}", f"The common word, again {n}.", thread=f"C{n}", at=T0 - timedelta(days=n))

@@ -29,7 +29,9 @@ from bridge.core.relevance import RankedThread
 from bridge.core.snippets import make_snippet
 from bridge.store.database import Database, Dialect
 from bridge.store.search.compile import Compiled
-from bridge.store.search.engines import TAG_SEPARATOR, Engine, PostgresEngine, SqliteEngine
+from bridge.store.search.engine import TAG_SEPARATOR, Engine
+from bridge.store.search.postgres import PostgresEngine
+from bridge.store.search.sqlite import SqliteEngine
 
 CANDIDATE_CAP = 1000
 CANDIDATES_PER_RESULT = 50
