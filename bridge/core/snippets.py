@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Sequence
 
-from bridge.core.folding import Word, words
+from bridge.core.folding import fold_in_place
 from bridge.core.query import Field, Term
 
 SNIPPET_CHARS = 200
@@ -24,8 +24,7 @@ ELLIPSIS = "…"
 
 def make_snippet(text: str, terms: Sequence[Term], max_chars: int = SNIPPET_CHARS) -> str:
     """HTML: about ``max_chars`` characters of ``text`` around its best matches, matches marked."""
-    found = list(words(text))
-    spans = _matches(found, [t for t in terms if t.field is not Field.AUTHOR])
+    spans = _matches(text, [t for t in terms if t.field is not Field.AUTHOR])
     start, end = _window(text, spans, max_chars)
     pieces: list[str] = [ELLIPSIS] if start > 0 else []
     cursor = start
@@ -46,35 +45,36 @@ def _escaped(piece: str) -> str:
     return html.escape(_SPACE.sub(" ", piece), quote=True)
 
 
-def _matches(found: list[Word], terms: Sequence[Term]) -> list[tuple[int, int]]:
-    """Character spans of every match, in order, overlapping ones merged."""
-    spans: list[tuple[int, int]] = []
-    for term in terms:
-        wanted = term.folded
-        size = len(wanted)
-        for index in range(len(found) - size + 1):
-            if _match_at(found, index, wanted, term.prefix):
-                spans.append((found[index].start, found[index + size - 1].end))
-    spans.sort()
+def _matches(text: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
+    """Character spans of every match, in order, overlapping ones merged. The text is folded character
+    by character (so a position in it is a position in ``text``) and searched with one expression: a
+    term's words in order, separated by anything that is not a letter or digit, whole words except for
+    a prefix's last."""
+    if not terms:
+        return []
+    alternatives = sorted(
+        {
+            _NOT_AFTER_WORD
+            + _BETWEEN_WORDS.join(re.escape(word) for word in term.folded)
+            + (_WORD_TAIL if term.prefix else _NOT_BEFORE_WORD)
+            for term in terms
+        },
+        key=len,
+        reverse=True,
+    )
     merged: list[tuple[int, int]] = []
-    for span in spans:
-        if merged and span[0] <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], span[1]))
+    for match in re.finditer("|".join(alternatives), fold_in_place(text)):
+        if merged and match.start() <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], match.end()))
         else:
-            merged.append(span)
+            merged.append(match.span())
     return merged
 
 
-def _match_at(found: list[Word], index: int, wanted: tuple[str, ...], prefix: bool) -> bool:
-    last = len(wanted) - 1
-    for offset, word in enumerate(wanted):
-        folded = found[index + offset].folded
-        if offset == last and prefix:
-            if not folded.startswith(word):
-                return False
-        elif folded != word:
-            return False
-    return True
+_NOT_AFTER_WORD = r"(?<![^\W_])"
+_NOT_BEFORE_WORD = r"(?![^\W_])"
+_BETWEEN_WORDS = r"[\W_]+"
+_WORD_TAIL = r"[^\W_]*"
 
 
 def _window(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[int, int]:

@@ -50,3 +50,8 @@ def test_long_text_shows_the_stretch_with_the_most_matches() -> None:
 def test_without_matches_the_beginning_is_shown_and_whitespace_collapses() -> None:
     assert snippet("First line.\n\n  Second   line.", "tag:x") == "First line. Second line."
     assert snippet("x" * 300, "risk", max_chars=50) == "x" * 50 + "…"
+
+
+def test_positions_hold_when_folding_would_change_lengths() -> None:
+    assert snippet("İstanbul ﬁles: the risk", "risk") == "İstanbul ﬁles: the <mark>risk</mark>"
+    assert snippet("Ünïcödé risk_log", "unicode log") == "<mark>Ünïcödé</mark> risk_<mark>log</mark>"
