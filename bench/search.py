@@ -50,6 +50,7 @@ DATA = ROOT / "var" / "bench"
 RESULTS = Path(__file__).parent / "results"
 SIZES = [int(s) for s in os.environ.get("ICOP_BENCH_SEARCH_SIZES", "100000,1000000").split(",") if s]
 REPEAT = int(os.environ.get("ICOP_BENCH_SEARCH_REPEAT", "5"))
+ENGINES = os.environ.get("ICOP_BENCH_SEARCH_ENGINES", "sqlite,postgres").split(",")
 GOAL_P95_MS = 50.0
 
 
@@ -199,8 +200,11 @@ async def _complete(url: str, posts: int) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def postgres_server() -> AsyncIterator[str]:
+async def postgres_server() -> AsyncIterator[str | None]:
     configured = os.environ.get("ICOP_BENCH_POSTGRES_URL")
+    if "postgres" not in ENGINES:
+        yield None
+        return
     if configured:
         yield configured
         return
@@ -213,21 +217,9 @@ async def postgres_server() -> AsyncIterator[str]:
         cluster.stop()
 
 
-async def bench_size(posts: int, kinds: dict[str, list[str]], server: str) -> dict[str, Any]:
-    log(f"== {posts:,} posts")
-    path = await ensure_sqlite(DATA, posts, log)
-    report: dict[str, Any] = {}
-    async with Database(f"sqlite://{path}") as db:
-        log("  SQLite FTS5")
-        report["sqlite"] = {
-            "index": await index_size(db),
-            "searchable_after": await searchable_after(db),
-            "queries": await measure_engine(db, kinds),
-        }
+async def bench_postgres(path: Path, posts: int, kinds: dict[str, list[str]], server: str) -> dict[str, Any]:
     name = f"icop_bench_{posts}_v{GENERATOR_VERSION}"
-    keep = bool(
-        os.environ.get("ICOP_BENCH_POSTGRES_URL")
-    )  # a server of one's own: keep the copy for later runs
+    keep = bool(os.environ.get("ICOP_BENCH_POSTGRES_URL"))  # one's own server: the copy stays for later runs
     url = server.rsplit("/", 1)[0] + f"/{name}"
     admin = await asyncpg.connect(server)
     try:
@@ -244,7 +236,7 @@ async def bench_size(posts: int, kinds: dict[str, list[str]], server: str) -> di
             copy_seconds = round(time.monotonic() - began, 1)
         async with Database(url) as db:
             log("  PostgreSQL tsvector")
-            report["postgres"] = {
+            figures = {
                 "copy_with_indexing_seconds": copy_seconds,
                 "index": await index_size(db),
                 "searchable_after": await searchable_after(db),
@@ -254,6 +246,23 @@ async def bench_size(posts: int, kinds: dict[str, list[str]], server: str) -> di
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+    return figures
+
+
+async def bench_size(posts: int, kinds: dict[str, list[str]], server: str | None) -> dict[str, Any]:
+    log(f"== {posts:,} posts")
+    path = await ensure_sqlite(DATA, posts, log)
+    report: dict[str, Any] = {}
+    if "sqlite" in ENGINES:
+        async with Database(f"sqlite://{path}") as db:
+            log("  SQLite FTS5")
+            report["sqlite"] = {
+                "index": await index_size(db),
+                "searchable_after": await searchable_after(db),
+                "queries": await measure_engine(db, kinds),
+            }
+    if server is not None:
+        report["postgres"] = await bench_postgres(path, posts, kinds, server)
     for engine, figures in report.items():
         index = figures["index"]
         log(

@@ -101,9 +101,9 @@ class Search:
         ]
         thread_ids = [t.thread_id for t in ranked]
         matched = Counter({int(r["thread_id"]): int(r["matched"]) for r in rows})
-        if int(rows[0]["total"]) >= cap:
-            await self._count_the_rest(compiled, thread_ids, int(rows[0]["oldest"]), matched)
         posts = await self._posts(thread_ids)
+        if int(rows[0]["total"]) >= cap:
+            await self._count_the_rest(compiled, posts, int(rows[0]["oldest"]), matched)
         terms = text_terms(query)
         hits = []
         for thread, row in zip(ranked, rows, strict=True):
@@ -128,16 +128,20 @@ class Search:
         return hits
 
     async def _count_the_rest(
-        self, compiled: Compiled, thread_ids: list[int], oldest: int, matched: Counter[int]
+        self, compiled: Compiled, posts: dict[int, list[dict[str, Any]]], oldest: int, matched: Counter[int]
     ) -> None:
         """Complete ``matched`` after a capped lookup. Every match stored after the oldest candidate is a
-        candidate, so only older ones are left to count; filters alone were read newest first by date,
-        not by id, so they are counted again in full."""
+        candidate, so only the threads holding older posts are looked at again, for those older posts;
+        filters alone were read newest first by date, not by id, so they are counted again in full."""
         if compiled.text is None:
-            sql, params = self._engine.matched(compiled, thread_ids)
+            sql, params = self._engine.matched(compiled, list(posts))
             matched.clear()
         else:
-            sql, params = self._engine.matched(compiled, thread_ids, below=oldest)
+            older = [int(p["id"]) for thread in posts.values() for p in thread if int(p["id"]) < oldest]
+            if not older:
+                return
+            threads = sorted({t for t, thread in posts.items() if any(int(p["id"]) < oldest for p in thread)})
+            sql, params = self._engine.matched(compiled, threads, below=oldest, lowest=min(older))
         for row in await self._db.fetch(sql, params):
             matched[int(row["thread_id"])] += int(row["matched"])
 
@@ -146,8 +150,8 @@ class Search:
         params = self._engine.params()
         posts: dict[int, list[dict[str, Any]]] = {t: [] for t in thread_ids}
         for row in await self._db.fetch(
-            'SELECT "thread_id", "author_id", "author_name", "author_address", "created_at" FROM "post" '
-            f'WHERE "thread_id" IN ({params.many(thread_ids)}) AND "state" = \'visible\' '
+            'SELECT "id", "thread_id", "author_id", "author_name", "author_address", "created_at" '
+            f'FROM "post" WHERE "thread_id" IN ({params.many(thread_ids)}) AND "state" = \'visible\' '
             'ORDER BY "created_at", "id"',
             params.values,
         ):

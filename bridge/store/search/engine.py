@@ -125,10 +125,16 @@ class Engine(Compiler):
         raise NotImplementedError(f"{type(self).__name__} ranks with its own relevance")
 
     def matched(
-        self, compiled: Compiled, thread_ids: list[int], *, below: int | None = None
+        self,
+        compiled: Compiled,
+        thread_ids: list[int],
+        *,
+        below: int | None = None,
+        lowest: int | None = None,
     ) -> tuple[str, list[Any]]:
         """SQL and parameters: rows ``thread_id, matched`` for these threads, counting only posts whose
-        id is below ``below`` when given (the candidates already counted the others)."""
+        id is below ``below`` when given (the candidates already counted the others), and, as a hint,
+        not below ``lowest``."""
         params = self.params()
         text = self.text_match(compiled.text, params) if compiled.text is not None else None
         threads = params.many(thread_ids)

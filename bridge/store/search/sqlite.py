@@ -147,22 +147,31 @@ class SqliteEngine(Engine):
         return '"' + " ".join(term.words).replace('"', '""') + '"' + (" *" if term.prefix else "")
 
     def matched(
-        self, compiled: Compiled, thread_ids: list[int], *, below: int | None = None
+        self,
+        compiled: Compiled,
+        thread_ids: list[int],
+        *,
+        below: int | None = None,
+        lowest: int | None = None,
     ) -> tuple[str, list[Any]]:
-        if compiled.text is None or below is None or not any(t.prefix for t in compiled.terms):
+        if (
+            compiled.text is None
+            or below is None
+            or lowest is None
+            or not any(t.prefix for t in compiled.terms)
+        ):
             return super().matched(compiled, thread_ids, below=below)
-        # One lookup over the ids these threads span, not one per post: FTS5 expands a prefix into the
-        # postings of every word it starts on each lookup.
+        # One lookup over the ids between, not one per post: FTS5 merges the postings of every word a
+        # prefix starts on each lookup.
         params = self.params()
         match = params.add(compiled.text)
-        older = params.add(below)
-        first = params.many(thread_ids)
+        upper, lower = params.add(below), params.add(lowest)
         threads = params.many(thread_ids)
         where = self._where(compiled, None, params)
         sql = (
             'SELECT p."thread_id" AS thread_id, count(*) AS matched FROM (SELECT "rowid" AS id '
-            f'FROM "post_search" WHERE "post_search" MATCH {match} AND "rowid" < {older} AND "rowid" >= '
-            f'(SELECT min("id") FROM "post" WHERE "thread_id" IN ({first}))) m '
+            f'FROM "post_search" WHERE "post_search" MATCH {match} '
+            f'AND "rowid" < {upper} AND "rowid" >= {lower}) m '
             'JOIN "post" p ON p."id" = m.id '
             f'WHERE p."thread_id" IN ({threads}) AND {where} GROUP BY p."thread_id"'
         )
