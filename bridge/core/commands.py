@@ -18,7 +18,8 @@ COMMAND_PREFIX = "!icop"
 
 USAGE = (
     "Commands: `!icop held` (list held posts), `!icop approve N`, `!icop reject N [reason]`, "
-    "`!icop ban N [reason]` (reject and refuse the sender's later posts)."
+    "`!icop ban N [reason]` (reject and refuse the sender's later posts), "
+    "`!icop search QUERY` (search the archive)."
 )
 
 # Who may moderate: the convener and the core members who help run the community.

@@ -5,15 +5,17 @@ best first. The index follows the posts by triggers in the writing transaction (
 searchable as soon as it is committed, an edit re-indexes it, and a post that is not visible (held,
 rejected, deleted or redacted) is not in the index at all.
 
-Ranking only what can reach the page. Scoring every matching post costs about 2 µs a post in FTS5, so a
-word found in 400,000 posts would take the best part of a second to rank in full. Both engines therefore
-walk the index from the most recently stored post backwards and score at most ``CANDIDATE_CAP`` matching
-posts (a lookup that stops early costs well under a millisecond per thousand posts); the threads are then
-ranked by ``bridge.core.relevance``. A query matching fewer posts than the cap (most queries: a rare word,
-a phrase, an author, a tag) is ranked exactly. A broader one is ranked among its ``CANDIDATE_CAP`` most
-recently stored matches: an older thread that would have ranked higher is not shown unless the query is
-narrowed (another word, a date range, a tag), the price of answering within tens of milliseconds at a
-million posts. ``matched`` and the other figures of the threads shown are always exact.
+Ranking only what can reach the page. Scoring every matching post costs time in proportion to the
+matches, so a word found in 400,000 posts would take the best part of a second to rank in full. Both
+engines therefore walk the index from the most recently stored post backwards and score at most
+``CANDIDATE_CAP`` matching posts (a lookup that stops early costs well under a millisecond per thousand
+posts), and rank them into threads inside the database by the formula of ``bridge.core.relevance``. A
+query matching fewer posts than the cap (most queries: a rare word, a phrase, an author, a tag) is ranked
+exactly. A broader one is ranked among its ``CANDIDATE_CAP`` most recently stored matches: an older
+thread that would have ranked higher is not shown unless the query is narrowed (another word, a date
+range, a tag), the price of answering within tens of milliseconds at a million posts. ``matched`` and the
+other figures of the threads shown are always exact. On SQLite, bm25() also reads every posting of every
+query term, whatever the cap; ``bridge.store.search.sqlite`` says when it weighs the terms itself instead.
 """
 
 from __future__ import annotations
