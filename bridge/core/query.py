@@ -31,6 +31,7 @@ from bridge.core.model import Channel
 MIN_PREFIX_LETTERS = 2
 MAX_QUERY_LENGTH = 1000
 MAX_DEPTH = 20
+MAX_TERMS = 40  # each word, phrase and filter is a lookup; a wall of them would only load the server
 
 
 class QueryError(ValueError):
@@ -156,6 +157,12 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.index = 0
         self.depth = 0
+        terms = [t for t in self.tokens if t.kind in ("word", "phrase", "filter")]
+        if len(terms) > MAX_TERMS:
+            raise QueryError(
+                terms[MAX_TERMS].position + 1,
+                f"a query may hold at most {MAX_TERMS} words, phrases and filters",
+            )
 
     def parse(self) -> Node | None:
         if not self.tokens:

@@ -99,6 +99,7 @@ def test_parses(query: str, tree: object) -> None:
         ),
         ("(" * 21 + "x" + ")" * 21, "query error at 21: more than 20 nested parentheses"),
         ("x" * 1001, "query error at 1001: a query may be at most 1000 characters long"),
+        ("a " * 41, "query error at 81: a query may hold at most 40 words, phrases and filters"),
     ],
 )
 def test_malformed_queries_name_the_position(query: str, message: str) -> None:
