@@ -18,8 +18,7 @@ from bridge.config.schema import CommunityConfig
 from bridge.core.folding import fold_tag
 from bridge.core.links import search_url, thread_url
 from bridge.core.query import QueryError, parse_query, with_tag_aliases
-from bridge.store import Store
-from bridge.store.search import Search, SearchHit
+from bridge.store import SearchHit, Store
 
 DEFAULT_LIMIT = 20
 ROOM_RESULTS = 5
@@ -60,7 +59,7 @@ class ArchiveSearch:
             record = await self.store.communities.by_slug(config.slug)
             if record is not None:
                 ids.append(record.id)
-        hits = await Search(self.store.db).search(query, community_ids=ids, limit=limit, now=now)
+        hits = await self.store.search.search(query, community_ids=ids, limit=limit, now=now)
         return [SearchResult(h, thread_url(self.base_url, h.community_slug, h.thread_id)) for h in hits]
 
 

@@ -27,6 +27,7 @@ from bridge.store.records import (
     RosterSync,
     ThreadRecord,
 )
+from bridge.store.search import Search, SearchHit
 
 
 class Store:
@@ -41,6 +42,7 @@ class Store:
         self.cursors = Cursors(db)
         self.digests = Digests(db)
         self.settings = Settings(db)
+        self.search = Search(db)
 
 
 __all__ = [
@@ -67,6 +69,8 @@ __all__ = [
     "RetryPolicy",
     "RosterSync",
     "SchemaTooNewError",
+    "Search",
+    "SearchHit",
     "Settings",
     "Store",
     "ThreadRecord",
