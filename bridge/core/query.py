@@ -126,17 +126,6 @@ def text_terms(node: Node) -> list[Term]:
     return []
 
 
-def has_text(node: Node) -> bool:
-    """Whether the query looks at what posts say (else it is filters alone, ranked by recency)."""
-    if isinstance(node, Term):
-        return True
-    if isinstance(node, Not):
-        return has_text(node.item)
-    if isinstance(node, And | Or):
-        return any(has_text(item) for item in node.items)
-    return False
-
-
 # -- the parser -----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Token:

@@ -17,7 +17,6 @@ from bridge.core.query import (
     Or,
     QueryError,
     Term,
-    has_text,
     parse_query,
     text_terms,
     with_tag_aliases,
@@ -108,7 +107,7 @@ def test_malformed_queries_name_the_position(query: str, message: str) -> None:
     assert str(raised.value) == message
 
 
-def test_what_a_snippet_marks_and_whether_there_is_text() -> None:
+def test_what_a_snippet_marks() -> None:
     tree = parse_query('risk -budget (poker OR "lead time") from:ana tag:x')
     assert text_terms(tree) == [
         word("risk"),
@@ -116,9 +115,6 @@ def test_what_a_snippet_marks_and_whether_there_is_text() -> None:
         word("lead", "time"),
         word("ana", field=Field.AUTHOR, prefix=True),
     ]
-    assert has_text(tree)
-    assert has_text(parse_query("-risk"))
-    assert not has_text(parse_query("tag:x after:2024-01-01 -is:practice"))
 
 
 def test_tag_aliases_become_their_tag() -> None:
