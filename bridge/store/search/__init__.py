@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from bridge.core.query import Node, text_terms
 from bridge.core.relevance import RankedThread
@@ -103,13 +102,15 @@ class Search:
         ]
         thread_ids = [t.thread_id for t in ranked]
         matched = Counter({int(r["thread_id"]): int(r["matched"]) for r in rows})
-        posts = await self._posts(thread_ids)
+        figures = await self._figures(thread_ids)
         if int(rows[0]["total"]) >= cap:
-            await self._count_the_rest(compiled, posts, int(rows[0]["oldest"]), matched)
+            await self._count_the_rest(compiled, figures, int(rows[0]["oldest"]), matched)
         terms = text_terms(query)
         hits = []
         for thread, row in zip(ranked, rows, strict=True):
-            shown = posts[thread.thread_id]
+            shown = figures.get(thread.thread_id)
+            if shown is None:  # its posts were all hidden or deleted since the ranking
+                continue
             hits.append(
                 SearchHit(
                     community_id=int(row["community_id"]),
@@ -118,11 +119,11 @@ class Search:
                     subject=str(row["subject"]),
                     score=thread.score,
                     matched=matched.get(thread.thread_id, 0),
-                    posts=len(shown),
-                    authors=_authors(shown),
+                    posts=shown.posts,
+                    authors=tuple(shown.authors),
                     tags=tuple(sorted(str(row["tags"]).split(TAG_SEPARATOR))) if row["tags"] else (),
-                    first_at=_time(shown[0]["created_at"]),
-                    last_at=_time(shown[-1]["created_at"]),
+                    first_at=shown.first_at,
+                    last_at=shown.last_at,
                     best_post_id=thread.best_post_id,
                     snippet=make_snippet(str(row["body"]) or str(row["subject"]), terms),
                 )
@@ -130,47 +131,62 @@ class Search:
         return hits
 
     async def _count_the_rest(
-        self, compiled: Compiled, posts: dict[int, list[dict[str, Any]]], oldest: int, matched: Counter[int]
+        self, compiled: Compiled, figures: dict[int, _Figures], oldest: int, matched: Counter[int]
     ) -> None:
         """Complete ``matched`` after a capped lookup. Every match stored after the oldest candidate is a
         candidate, so only the threads holding older posts are looked at again, for those older posts;
         filters alone were read newest first by date, not by id, so they are counted again in full."""
         if compiled.text is None:
-            sql, params = self._engine.matched(compiled, list(posts))
+            sql, params = self._engine.matched(compiled, list(figures))
             matched.clear()
         else:
-            older = [int(p["id"]) for thread in posts.values() for p in thread if int(p["id"]) < oldest]
+            older = {thread: f.first_id for thread, f in figures.items() if f.first_id < oldest}
             if not older:
                 return
-            threads = sorted({t for t, thread in posts.items() if any(int(p["id"]) < oldest for p in thread)})
-            sql, params = self._engine.matched(compiled, threads, below=oldest, lowest=min(older))
+            sql, params = self._engine.matched(
+                compiled, sorted(older), below=oldest, lowest=min(older.values())
+            )
         for row in await self._db.fetch(sql, params):
             matched[int(row["thread_id"])] += int(row["matched"])
 
-    async def _posts(self, thread_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-        """The visible posts of the threads shown, oldest first: their count, dates and authors."""
+    async def _figures(self, thread_ids: list[int]) -> dict[int, _Figures]:
+        """What a result tells of its thread's visible posts, counted in the database (a thread may hold
+        thousands): how many, the first and last dates, the lowest id, the authors in order of first post
+        (a person by id, else by address, named as on their first post)."""
         params = self._engine.params()
-        posts: dict[int, list[dict[str, Any]]] = {t: [] for t in thread_ids}
+        figures = {
+            int(row["thread_id"]): _Figures(
+                int(row["posts"]), _time(row["first_at"]), _time(row["last_at"]), int(row["first_id"]), []
+            )
+            for row in await self._db.fetch(
+                'SELECT "thread_id", count(*) AS posts, min("created_at") AS first_at, '
+                'max("created_at") AS last_at, min("id") AS first_id FROM "post" '
+                f'WHERE "thread_id" IN ({params.many(thread_ids)}) AND "state" = \'visible\' '
+                'GROUP BY "thread_id"',
+                params.values,
+            )
+        }
+        params = self._engine.params()
+        author = 'coalesce(\'person \' || CAST("author_id" AS TEXT), "author_address")'
         for row in await self._db.fetch(
-            'SELECT "id", "thread_id", "author_id", "author_name", "author_address", "created_at" '
-            f'FROM "post" WHERE "thread_id" IN ({params.many(thread_ids)}) AND "state" = \'visible\' '
-            'ORDER BY "created_at", "id"',
+            'SELECT "thread_id", "author_name" FROM (SELECT "thread_id", "author_name", "created_at", "id", '
+            f'row_number() OVER (PARTITION BY "thread_id", {author} ORDER BY "created_at", "id") AS place '
+            f'FROM "post" WHERE "thread_id" IN ({params.many(thread_ids)}) AND "state" = \'visible\') a '
+            'WHERE place = 1 ORDER BY "thread_id", "created_at", "id"',
             params.values,
         ):
-            posts[int(row["thread_id"])].append(row)
-        return posts
+            if int(row["thread_id"]) in figures:
+                figures[int(row["thread_id"])].authors.append(str(row["author_name"]))
+        return figures
 
 
-def _authors(posts: list[dict[str, Any]]) -> tuple[str, ...]:
-    """Distinct authors in order of first post (a person by id, else by address), named as then."""
-    seen: set[object] = set()
-    names = []
-    for post in posts:
-        key = ("person", post["author_id"]) if post["author_id"] is not None else post["author_address"]
-        if key not in seen:
-            seen.add(key)
-            names.append(str(post["author_name"]))
-    return tuple(names)
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    posts: int
+    first_at: datetime
+    last_at: datetime
+    first_id: int
+    authors: list[str]
 
 
 def _time(value: object) -> datetime:
