@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap demo test lint typecheck unit bench lock synapse clean
+.PHONY: bootstrap demo test lint typecheck unit bench bench-search lock synapse clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -29,6 +29,10 @@ unit: bootstrap
 
 bench: bootstrap
 	$(BIN)/python -m bench
+
+## Search alone: 100,000 and 1,000,000 generated posts on SQLite and PostgreSQL (see bench/search.py).
+bench-search: bootstrap
+	$(BIN)/python -m bench search
 
 ## Re-pin dependencies after changing pyproject.toml (needs uv).
 lock:

@@ -24,6 +24,7 @@ from typing import Protocol
 from aiohttp import web
 
 from bridge import __version__
+from bridge.archive.search import ArchiveSearch, ArchiveSearchPages
 from bridge.config import LoadedConfig
 from bridge.digest.component import DigestComponent
 from bridge.health import TaskHealth, health_report
@@ -139,8 +140,11 @@ class Bridge:
                 digests=digests,
                 faults=faults,
             )
+            search = self.search or ArchiveSearchPages(
+                ArchiveSearch(relay.store, str(self.loaded.config.base_url), self.loaded.config.community)
+            )
             archive = ArchiveService(
-                self.loaded, relay, stylesheet_url=self.web.assets.stylesheet_path, search=self.search
+                self.loaded, relay, stylesheet_url=self.web.assets.stylesheet_path, search=search
             )
             self.components += [digests, relay, archive]
         for component in self.components:

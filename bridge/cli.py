@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     _archive_commands(commands)
     _convener_commands(commands)
     _import_parser(commands)
+    search = commands.add_parser("search", help="search the archive (the query language is in the README)")
+    search.add_argument("query", metavar="QUERY", help="e.g. '\"risk register\" from:ana after:2024-01-01'")
+    search.add_argument("--community", metavar="SLUG", help="only this community (default: all)")
+    search.add_argument(
+        "--limit", type=_positive, default=20, metavar="N", help="at most N threads (default 20)"
+    )
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
     digest = commands.add_parser("digest", help="preview a reader's digest; send the digests that are due")
     digest_commands = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
     preview = digest_commands.add_parser("preview", help="the digest a reader would get now")
@@ -112,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     send_due.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     send_due.add_argument("--now", metavar="ISO8601", help="as if it were this time (with Z or an offset)")
     return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def _convener_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -262,4 +276,6 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         from bridge.importer.commands import import_command
 
         return import_command(loaded, args)
+    if args.command == "search":
+        return asyncio.run(commands.search(loaded, args))
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones

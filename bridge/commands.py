@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bridge.app import Bridge, StartupError, open_database, serve
+from bridge.archive.search import ArchiveSearch, result_json, snippet_text
 from bridge.config import LoadedConfig
 from bridge.core.model import DeliveryState
+from bridge.core.query import QueryError, parse_query
 from bridge.email.probe import probe_imap, probe_smtp
 from bridge.logs import configure_logging
 from bridge.matrix.probe import probe_matrix
@@ -237,6 +239,44 @@ async def digest(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     from bridge.digest import commands as digest_commands
 
     return await with_store(loaded, lambda store: digest_commands.run(store, loaded, args))
+
+
+async def search(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """``icop search QUERY [--community SLUG] [--limit N] [--json]``: one thread per result, best first.
+
+    Exit 0 (also when nothing is found), 1 when the store cannot be opened, 2 for a malformed query (its
+    position on stderr) or an unknown community, 3 for the schema.
+    """
+    try:
+        parse_query(args.query)
+    except QueryError as error:
+        print(f"icop: {error}", file=sys.stderr)
+        return 2
+    if args.community and args.community not in {c.slug for c in loaded.config.community}:
+        print(f"icop: no community {args.community!r} in the config", file=sys.stderr)
+        return 2
+    return await with_store(loaded, lambda store: _search(store, loaded, args))
+
+
+async def _search(store: Store, loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    config = loaded.config
+    archive = ArchiveSearch(store, str(config.base_url), config.community)
+    results = await archive.search(args.query, community=args.community, limit=args.limit)
+    for n, result in enumerate(results, start=1):
+        if args.json:
+            print(json.dumps(result_json(result), ensure_ascii=False))
+            continue
+        hit = result.hit
+        print(
+            f"{n:>3}. {hit.subject}  [{hit.community_slug}, {hit.matched}/{hit.posts} posts, "
+            f"{hit.first_at:%Y-%m-%d} – {hit.last_at:%Y-%m-%d}, {', '.join(hit.authors[:3])}"
+            f"{' …' if len(hit.authors) > 3 else ''}]"
+        )
+        print(f"     {snippet_text(hit.snippet)}")
+        print(f"     {result.url}")
+    if not args.json:
+        print(f"{len(results)} thread{'' if len(results) == 1 else 's'} found", file=sys.stderr)
+    return 0
 
 
 def _member_json(row: MemberRecord, score: float) -> dict[str, object]:

@@ -23,6 +23,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from bridge.archive.search import ArchiveSearch
 from bridge.config import LoadedConfig
 from bridge.config.secrets import SecretRef
 from bridge.core.loop_guard import ORIGIN_MARKER_KEY
@@ -287,6 +288,9 @@ class RelayService:
                 self.loaded.config.base_url,
                 self.ingestor.clock,
                 digests=self.digests.desk if self.digests is not None else None,
+                search=ArchiveSearch(
+                    self.store, str(self.loaded.config.base_url), self.loaded.config.community
+                ),
             ),
             hints=JoinHints(self.moderation),
         )

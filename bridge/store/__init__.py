@@ -30,6 +30,7 @@ from bridge.store.records import (
     RosterSync,
     ThreadRecord,
 )
+from bridge.store.search import Search, SearchHit
 from bridge.store.subscriptions import ReaderRecord, RequestOutcome, SettingsChange, Subscriptions
 from bridge.store.tags import AppliedTag, NewTag, Tags, TagUsage
 from bridge.store.web_sessions import WebSessions
@@ -53,6 +54,7 @@ class Store:
         self.archive = Archive(db)
         self.web_sessions = WebSessions(db)
         self.parked = ParkedMessages(db)
+        self.search = Search(db)
 
 
 __all__ = [
@@ -91,6 +93,8 @@ __all__ = [
     "RetryPolicy",
     "RosterSync",
     "SchemaTooNewError",
+    "Search",
+    "SearchHit",
     "Settings",
     "SettingsChange",
     "Store",

@@ -159,6 +159,9 @@ class Thread(Model):
 
 
 class Post(Model):
+    """A stored post. The search index is not a field: migration 006 keeps it beside the table (an FTS5
+    table on SQLite, the ``search_document`` column on PostgreSQL) by triggers; see bridge.store.search."""
+
     id = fields.IntField(primary_key=True)
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "store.Community", related_name=False, on_delete=fields.CASCADE
@@ -201,6 +204,7 @@ class Post(Model):
             ("community", "matrix_event_id"),
             ("community", "email_message_id"),
         )
+        indexes = (("created_at",),)  # newest first, for searches by filters alone
 
 
 class PostRevision(Model):

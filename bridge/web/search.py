@@ -18,21 +18,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 from markupsafe import Markup
 
+from bridge.core.query import QueryError
 from bridge.web.pages import ArchivePages, reader_zone
 from bridge.web.views import local_time
 
 RESULTS_PER_PAGE = 20
 MAX_QUERY = 500
 MAX_PAGE = 50
-
-
-class QueryError(ValueError):
-    """A query the language does not allow; ``position`` is 1-based, as ``icop search`` reports it."""
-
-    def __init__(self, position: int, message: str) -> None:
-        super().__init__(f"query error at {position}: {message}")
-        self.position = position
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +43,8 @@ class SearchHit:
 @dataclass(frozen=True, slots=True)
 class SearchResults:
     hits: Sequence[SearchHit]
-    total: int  # threads matched in all
+    total: int  # threads matched in all, or at least this many when ``more``
+    more: bool = False  # more threads match than were counted
 
 
 class SearchEngine(Protocol):
@@ -87,6 +80,7 @@ class SearchPage:
                 **context,
                 hits=[],
                 total=0,
+                at_least=False,
                 error=None,
                 previous_url=None,
                 next_url=None,
@@ -105,6 +99,7 @@ class SearchPage:
                 **context,
                 hits=[],
                 total=0,
+                at_least=False,
                 error=str(error),
                 previous_url=None,
                 next_url=None,
@@ -124,7 +119,7 @@ class SearchPage:
         def link(n: int) -> str:
             return f"{request.path}?{urlencode({'q': query, 'page': n})}"
 
-        more = number * RESULTS_PER_PAGE < results.total and number < MAX_PAGE
+        more = (number * RESULTS_PER_PAGE < results.total or results.more) and number < MAX_PAGE
         return self.pages.page(
             request,
             "search",
@@ -133,6 +128,7 @@ class SearchPage:
             **context,
             hits=hits,
             total=results.total,
+            at_least=results.more,
             error=None,
             previous_url=link(number - 1) if number > 1 else None,
             next_url=link(number + 1) if more else None,

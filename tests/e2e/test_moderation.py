@@ -113,7 +113,7 @@ async def test_a_strangers_mail_is_held_announced_then_approved_once_or_rejected
     """Held: not in the room, not on the list. The room learns only "post N (by email)"; Ana and Kenji
     get the details by mail and in the moderators' room, where `!icop held` lists the sender too.
     `!icop approve N` relays it to the room and to the list exactly once; `!icop reject N reason` mails
-    the stranger the reason."""
+    the stranger the reason. `!icop search` and `icop search` find the approved post, not the rejected."""
     bridge = await bridge_factory(moderators_room=True)
     community = bridge.community
     stranger = f"sam-{secrets.token_hex(3)}@example.test"
@@ -166,6 +166,20 @@ async def test_a_strangers_mail_is_held_announced_then_approved_once_or_rejected
     [rejection] = await read_mailbox(stranger, 1)
     assert rejection["Subject"] == "[pm-practice] Your message was not posted: Buy now"
     assert "Reason: not what this list is for" in rejection.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    # The approved post is in the archive, the rejected one is not; a search is answered, never relayed.
+    await say(ana_client, community.room_id, "!icop search estimation")
+    found = await answer_to(bridge, "Found in the archive for estimation:")
+    assert "Hello list" in found
+    assert f"/c/{community.slug}/t/" in found
+    await say(ana_client, community.room_id, "!icop search watches")
+    assert (await answer_to(bridge, "Nothing found for watches")).endswith(
+        f"/c/{community.slug}/search?q=watches"
+    )
+    searched = icop(bridge, "search", "estimation", "--json")
+    assert searched.returncode == 0, searched.stderr
+    [result] = [json.loads(line) for line in searched.stdout.splitlines()]
+    assert (result["subject"], result["matched"], result["posts"]) == ("Hello list", 1, 1)
 
     await asyncio.sleep(2)  # a late duplicate or a relayed command would show up here
     assert len(relayed(bridge)) == 1

@@ -19,6 +19,7 @@ from bridge.store.migrations import (
     split_sqlite_script,
     upgrade,
 )
+from bridge.store.search import POSTGRES_INDEX_COLUMN, SQLITE_INDEX_TABLES
 from tests.fixtures.postgres import fresh_database
 
 Schema = dict[str, Any]
@@ -71,7 +72,21 @@ async def test_migrated_schema_matches_the_models(
                 expected = await _schema(reference)
             actual = await _schema(migrated)
     actual.pop("schema_version")
+    _set_search_index_aside(actual, migrated.dialect)
     assert actual == expected
+
+
+def _set_search_index_aside(schema: Schema, dialect: Dialect) -> None:
+    """The search index is no model (triggers keep it, bridge.store.search reads it): check that the
+    migrations made it, then compare the rest with the models."""
+    if dialect is Dialect.SQLITE:
+        for table in SQLITE_INDEX_TABLES:
+            assert table in schema, table
+            schema.pop(table)
+        return
+    table, column = POSTGRES_INDEX_COLUMN
+    assert schema[table]["columns"].pop(column) == (("tsvector", None), False)
+    schema[table]["indexes"].remove((False, (column,)))
 
 
 def test_every_dialect_has_every_step() -> None:

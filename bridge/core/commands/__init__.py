@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bridge.core.commands import digests, help, moderation, practices, tagging
+from bridge.core.commands import digests, help, moderation, practices, search, tagging
 from bridge.core.commands.base import (
     COMMAND_PREFIX,
     CORE_TEAM_ROLES,
@@ -23,6 +23,7 @@ from bridge.core.commands.base import (
 )
 
 ROOM_COMMANDS: tuple[CommandSpec, ...] = (
+    *search.SPECS,
     *tagging.SPECS,
     *practices.SPECS,
     *moderation.SPECS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from bridge.archive.search import ArchiveSearch
 from bridge.digest.desk import SubscriptionDesk
 from bridge.relay.moderation import Moderation
 from bridge.relay.room_commands import CommandHandler
@@ -15,6 +16,7 @@ from bridge.relay.room_commands.digests import DigestCommands
 from bridge.relay.room_commands.help import HelpCommands
 from bridge.relay.room_commands.moderation import ModerationCommands
 from bridge.relay.room_commands.practices import PracticeCommands
+from bridge.relay.room_commands.search import SearchCommands
 from bridge.relay.room_commands.tagging import TaggingCommands
 
 
@@ -24,8 +26,10 @@ def every_family(
     clock: Callable[[], datetime],
     *,
     digests: SubscriptionDesk | None = None,
+    search: ArchiveSearch | None = None,
 ) -> list[CommandHandler]:
-    """The handlers of every family; ``digests`` is absent when the daemon runs without digests."""
+    """The handlers of every family; ``digests`` and ``search`` are absent when the daemon runs without
+    them (a command without its handler is answered as not available)."""
     handlers: list[CommandHandler] = [
         HelpCommands(),
         TaggingCommands(base_url, clock),
@@ -34,4 +38,6 @@ def every_family(
     ]
     if digests is not None:
         handlers.append(DigestCommands(digests))
+    if search is not None:
+        handlers.append(SearchCommands(search))
     return handlers
