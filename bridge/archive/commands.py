@@ -187,20 +187,24 @@ async def _practices(
     state = None if args.state == "all" else PracticeState(args.state)
     listed = await store.practices.in_community(community.id, state)
     thread_tags = await store.tags.of_threads(p.thread_id for p in listed)
+    stories = await store.stories.count_by_thread(p.thread_id for p in listed)
     for practice in listed:
         names = [t.name for t in thread_tags.get(practice.thread_id, [])]
         url = thread_url(loaded.config.base_url, community.slug, practice.thread_id)
+        told = stories.get(practice.thread_id, 0)
         if args.json:
-            print(json.dumps(_practice_json(practice, names, url), ensure_ascii=False))
+            print(json.dumps(_practice_json(practice, names, url, told), ensure_ascii=False))
         else:
             tags_shown = " ".join(f"#{n}" for n in names)
-            print(f"{practice.thread_id:>7}  {practice.state.value:<9} {practice.title}  {tags_shown}")
+            told_shown = f"  ({told} stor{'y' if told == 1 else 'ies'})" if told else ""
+            head = f"{practice.thread_id:>7}  {practice.state.value:<9} {practice.title}"
+            print(f"{head}  {tags_shown}{told_shown}")
     if not args.json:
         print(f"{len(listed)} practice{'' if len(listed) == 1 else 's'}", file=sys.stderr)
     return 0
 
 
-def _practice_json(practice: PracticeRecord, tags: list[str], url: str) -> dict[str, object]:
+def _practice_json(practice: PracticeRecord, tags: list[str], url: str, stories: int) -> dict[str, object]:
     """The stable ``--json`` shape of one practice (documented in the README)."""
     return {
         "thread": practice.thread_id,
@@ -214,6 +218,7 @@ def _practice_json(practice: PracticeRecord, tags: list[str], url: str) -> dict[
         "created_at": practice.created_at.isoformat(),
         "confirmed_at": practice.confirmed_at.isoformat() if practice.confirmed_at else None,
         "updated_at": practice.updated_at.isoformat(),
+        "stories": stories,
     }
 
 

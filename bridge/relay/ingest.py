@@ -178,7 +178,7 @@ class Ingestor:
                         post_id=result.post_id,
                         thread_id=result.thread_id,
                         new_thread=isinstance(target, NewThread),
-                        writing=Writing.of_message(message),
+                        writing=Writing.of_message(message, author.person_id if author else None),
                         now=now,
                         tx=inner,
                         commands=commands,
@@ -201,6 +201,7 @@ class Ingestor:
                 **({"hold_reason": hold} if held and hold else {}),
                 **({"tagged": ",".join(filed.tagged)} if filed.tagged else {}),
                 **({"practice": "proposed"} if filed.proposed else {}),
+                **({"story": True} if filed.story else {}),
             },
         )
         return IngestOutcome(status, result.post_id, result.thread_id, len(deliveries), choice.reason.value)

@@ -238,7 +238,12 @@ class RelayService:
         commands = RoomCommands(
             self.store,
             MatrixSender(session).send,
-            every_family(self.moderation, self.loaded.config.base_url, self.ingestor.clock),
+            every_family(
+                self.moderation,
+                self.loaded.config.base_url,
+                self.ingestor.clock,
+                ingest=self.ingestor.ingest,
+            ),
             hints=JoinHints(self.moderation),
         )
         inbound = MatrixInbound(

@@ -28,6 +28,7 @@ from bridge.store.records import (
     RosterSync,
     ThreadRecord,
 )
+from bridge.store.stories import NewStory, Stories, StoryRecord
 from bridge.store.tags import AppliedTag, NewTag, Tags, TagUsage
 
 
@@ -45,6 +46,7 @@ class Store:
         self.settings = Settings(db)
         self.tags = Tags(db)
         self.practices = Practices(db)
+        self.stories = Stories(db)
 
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "Digests",
     "IngestResult",
     "MemberRecord",
+    "NewStory",
     "NewTag",
     "NewThread",
     "Outbox",
@@ -78,6 +81,8 @@ __all__ = [
     "SchemaTooNewError",
     "Settings",
     "Store",
+    "Stories",
+    "StoryRecord",
     "TagUsage",
     "Tags",
     "ThreadRecord",

@@ -344,6 +344,39 @@ class Practice(Model):
         indexes = (("community", "state"),)
 
 
+class Story(Model):
+    """A value story: how a practice or thread helped someone, told in ``post`` and citing ``thread``."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "store.Thread", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    thread_id: int
+    post: fields.OneToOneRelation[Post] = fields.OneToOneField(
+        "store.Post", related_name=False, on_delete=fields.CASCADE
+    )
+    post_id: int
+    author: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "store.Person", related_name=False, on_delete=fields.SET_NULL, null=True
+    )
+    author_id: int | None
+    author_name = fields.CharField(max_length=200)
+    author_address = fields.CharField(max_length=ADDRESS_LENGTH)
+    channel = fields.CharEnumField(Channel, max_length=16)
+    text = fields.TextField()
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "story"
+        indexes = (("community", "created_at"),)
+
+
 class Delivery(Model):
     """An outbox row: one kind of one post on one channel to one recipient.
 

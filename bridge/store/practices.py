@@ -16,6 +16,7 @@ from bridge.core.model import PostState, PracticeState
 from bridge.store.database import Database, Transaction
 from bridge.store.models import Post, Practice, Thread
 from bridge.store.records import as_utc
+from bridge.store.stories import Stories, StoryRecord
 from bridge.store.tags import AppliedTag, Tags
 
 
@@ -39,7 +40,8 @@ class CatalogueEntry:
     """One confirmed practice as the catalogue shows it.
 
     ``contributors`` are the display names of the thread's authors in the order they first wrote;
-    ``first_at``/``last_at`` the dates of its first and latest visible post; ``posts`` how many.
+    ``first_at``/``last_at`` the dates of its first and latest visible post; ``posts`` how many;
+    ``stories`` the value stories told about it, oldest first.
     """
 
     practice: PracticeRecord
@@ -49,6 +51,7 @@ class CatalogueEntry:
     posts: int
     first_at: datetime
     last_at: datetime
+    stories: tuple[StoryRecord, ...] = ()
 
 
 class Practices:
@@ -152,6 +155,9 @@ class Practices:
                 .values_list("thread_id", "author_id", "author_address", "author_name", "created_at")
             )
         tags = await Tags(self._db).of_threads(thread_ids)
+        told: dict[int, list[StoryRecord]] = {}
+        for story in reversed(await Stories(self._db).in_community(community_id)):
+            told.setdefault(story.thread_id, []).append(story)
         by_thread: dict[int, list[tuple[str, str, datetime]]] = {}
         for thread_id, author_id, address, name, created_at in posts:
             who = f"person:{author_id}" if author_id is not None else str(address).lower()
@@ -173,6 +179,7 @@ class Practices:
                     posts=len(written),
                     first_at=first,
                     last_at=last,
+                    stories=tuple(told.get(practice.thread_id, ())),
                 )
             )
         return sorted(entries, key=lambda e: (e.practice.title.casefold(), e.practice.id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bridge.core.commands import help, moderation, practices, tagging
+from bridge.core.commands import help, moderation, practices, stories, tagging
 from bridge.core.commands.base import (
     COMMAND_PREFIX,
     CORE_TEAM_ROLES,
@@ -25,6 +25,7 @@ from bridge.core.commands.base import (
 ROOM_COMMANDS: tuple[CommandSpec, ...] = (
     *tagging.SPECS,
     *practices.SPECS,
+    *stories.SPECS,
     *moderation.SPECS,
     *help.SPECS,
 )

@@ -115,12 +115,12 @@ class RoomCommands:
                 extra={"community": community.slug, "sender": message.sender_address, "verb": verb},
             )
             who = (
-                "conveners and core members"
+                "conveners and core members of"
                 if spec.permission is Permission.CORE_TEAM
                 else "members taking part in"
             )
             return (
-                f"Sorry, only the {who} of {community.config.name} can use `!icop {spec.verb}`. "
+                f"Sorry, only the {who} {community.config.name} can use `!icop {spec.verb}`. "
                 "Your message was not relayed. `!icop help` lists what you can use."
             )
         if isinstance(command, CommandError):

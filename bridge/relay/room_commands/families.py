@@ -13,15 +13,22 @@ from bridge.relay.room_commands import CommandHandler
 from bridge.relay.room_commands.help import HelpCommands
 from bridge.relay.room_commands.moderation import ModerationCommands
 from bridge.relay.room_commands.practices import PracticeCommands
+from bridge.relay.room_commands.stories import Ingest, StoryCommands
 from bridge.relay.room_commands.tagging import TaggingCommands
 
 
 def every_family(
-    moderation: Moderation, base_url: str, clock: Callable[[], datetime]
+    moderation: Moderation,
+    base_url: str,
+    clock: Callable[[], datetime],
+    *,
+    ingest: Ingest | None = None,
 ) -> list[CommandHandler]:
+    """``ingest`` stores a story told with ``!icop story`` as a post (``Ingestor.ingest``)."""
     return [
         HelpCommands(),
         TaggingCommands(base_url, clock),
         PracticeCommands(base_url, clock),
+        StoryCommands(base_url, ingest),
         ModerationCommands(moderation),
     ]
