@@ -47,5 +47,7 @@ def excerpt(words: str, limit: int = EXCERPT_CHARS) -> str:
     line = " ".join(words.split())
     if len(line) <= limit:
         return line
-    cut = line[: limit - 1].rsplit(" ", 1)[0]
-    return f"{cut}…"
+    cut = line[: limit - 1]
+    if line[limit - 1] != " ":
+        cut = cut.rsplit(" ", 1)[0]  # a word cut in two is left out
+    return f"{cut.rstrip()}…"
