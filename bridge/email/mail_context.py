@@ -68,3 +68,16 @@ class NoticeContext(FooterContext):
     paragraphs: list[str]
     items: list[str]
     actions: list[NoticeAction]
+
+
+class ReminderContext(FooterContext):
+    """``reminder.*.j2``: a meeting reminder to one member, in their own time zone."""
+
+    title: str
+    community: str
+    lead: str  # "24 hours": how long before the start this reminder goes out
+    when_local: str  # the member's local time of the meeting, with the zone named
+    when_utc: str
+    call_url: str | None
+    description: str
+    opens_notes: bool  # this mail starts the meeting's notes thread

@@ -20,14 +20,14 @@ from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.message_ids import matrix_txn_id, post_message_id
 from bridge.core.model import Channel, DeliveryKind
 from bridge.core.tags.taxonomy import Suggestion
-from bridge.email.addresses import verp_address
-from bridge.email.outbound import OutgoingNotice, as_smtp_bytes, compose_notice_mail
-from bridge.email.smtp import SmtpPermanentError, SmtpSender, SmtpTemporaryError
+from bridge.email.outbound import OutgoingNotice, compose_notice_mail
+from bridge.email.smtp import SmtpSender
 from bridge.matrix.sender import MatrixSender
 from bridge.matrix.session import MatrixPermanentError, MatrixTemporaryError
 from bridge.relay.community import CommunityContext
 from bridge.relay.conversation import conversation_of
 from bridge.relay.filing import PRACTICE_NOTICE, SUGGESTION_NOTICE, Writing, suggestions
+from bridge.relay.mail_courier import send_to_member
 from bridge.relay.worker import Courier, PermanentDeliveryError, TemporaryDeliveryError
 from bridge.rendering import Renderer
 from bridge.store import OutboxEntry, PostRecord, Store
@@ -182,16 +182,7 @@ class NoticeCourier:
         if self.smtp is None:
             raise PermanentDeliveryError("no SMTP sender for notices")
         mail = compose_notice_mail(notice, renderer=self.renderer)
-        try:
-            await self.smtp.send(
-                as_smtp_bytes(mail),
-                envelope_from=verp_address(community.config.list_address, entry.recipient),
-                recipients=[entry.recipient],
-            )
-        except SmtpPermanentError as error:
-            raise PermanentDeliveryError(str(error)) from error
-        except SmtpTemporaryError as error:
-            raise TemporaryDeliveryError(str(error)) from error
+        await send_to_member(self.smtp, mail, community.config.list_address, entry.recipient)
         return notice.message_id
 
     async def _thread_notice(

@@ -1,9 +1,10 @@
 """The relay as one daemon component: builds the adapters from config and hands their loops to the
 supervisor.
 
-Three loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
+The loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
 (waits until every room id is known, so no mail is routed without its room, then reads the mailbox
-forever) and the delivery worker. Each is restarted with backoff by the supervisor when it fails, so a
+forever), a delivery worker per channel, and the meeting reminders (``bridge.relay.reminders``,
+sleeping until the next reminder is due). Each is restarted with backoff by the supervisor when it fails, so a
 homeserver or mail server that is down at start delays the bridge; it does not stop it.
 """
 
@@ -41,6 +42,8 @@ from bridge.relay.matrix_courier import MatrixCourier
 from bridge.relay.moderation import JoinHints, Moderation, SenderGate
 from bridge.relay.notices import NoticeCourier
 from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince
+from bridge.relay.reminder_mail import ReminderCourier
+from bridge.relay.reminders import Reminders
 from bridge.relay.room_commands import RoomCommands
 from bridge.relay.room_commands.families import every_family
 from bridge.relay.worker import Courier, DeliveryWorker
@@ -83,6 +86,7 @@ class RelayService:
         self.moderation: Moderation | None = None
         self.filing: ArchiveFiling | None = None
         self.signing_key: bytes | None = None
+        self.reminders: Reminders | None = None
 
     # -- secrets -----------------------------------------------------------------------------
     def _read(self, ref: SecretRef | None) -> str | None:
@@ -109,6 +113,7 @@ class RelayService:
         )
         smtp = config.mail.smtp
         self.smtp = SmtpSender(smtp, self._read(loaded.secret(smtp.password_env, smtp.password_file)))
+        mail = MailCourier(self.store, self.smtp, self._by_id, key, config.base_url)
         couriers: dict[Channel, Courier] = {
             Channel.MATRIX: MatrixCourier(
                 self.store,
@@ -116,7 +121,8 @@ class RelayService:
                 self._by_id,
                 file_links=FileLinks(config.base_url, key),
             ),
-            Channel.EMAIL: MailCourier(self.store, self.smtp, self._by_id, key, config.base_url),
+            # Meeting reminders are list mail with a personal time and an invitation.
+            Channel.EMAIL: ReminderCourier(self.store, mail, self.smtp, self._by_id, config.base_url),
         }
         notices = MatrixSender(self.session)  # held-post notices ride the outbox like posts
         couriers = {
@@ -140,6 +146,7 @@ class RelayService:
         self.ingestor = Ingestor(
             self.store, key, on_queued=self._wake, gate=self.moderation, filing=self.filing
         )
+        self.reminders = Reminders(self.store, self._by_id, on_queued=self._wake, ready=self.rooms_ready.wait)
         imap = config.mail.imap
         self.inbox = ImapInbox(
             imap,
@@ -206,11 +213,14 @@ class RelayService:
         ]
 
     def loops(self) -> Mapping[str, Callable[[], Awaitable[None]]]:
+        assert self.reminders is not None
         return {
             "matrix": self._matrix_loop,
             "mailbox": self._mailbox_loop,
             "outbox.matrix": self.workers[Channel.MATRIX].run,
             "outbox.email": self.workers[Channel.EMAIL].run,
+            # One process only where several share PostgreSQL: wrap it in the singleton lease.
+            "meetings": self.reminders.run,
         }
 
     # -- loops -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from bridge.store.communities import Communities
 from bridge.store.database import Database, DatabaseOpenError, DatabaseUrlError, Dialect, Transaction
 from bridge.store.digests import DigestRecord, Digests
 from bridge.store.keyvalue import Cursors, Settings
+from bridge.store.meetings import MeetingReminders, ReminderRecord
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
 from bridge.store.posts import Posts
@@ -47,6 +48,7 @@ class Store:
         self.tags = Tags(db)
         self.practices = Practices(db)
         self.stories = Stories(db)
+        self.meetings = MeetingReminders(db)
 
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "DigestRecord",
     "Digests",
     "IngestResult",
+    "MeetingReminders",
     "MemberRecord",
     "NewStory",
     "NewTag",
@@ -76,6 +79,7 @@ __all__ = [
     "Practices",
     "RawMessage",
     "Reactions",
+    "ReminderRecord",
     "RetryPolicy",
     "RosterSync",
     "SchemaTooNewError",

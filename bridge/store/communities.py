@@ -202,6 +202,17 @@ class Communities:
             return None
         return _recipient(row, await _addresses({row.person_id}, self._db))
 
+    async def time_zone(self, membership_id: int) -> str | None:
+        """The membership's own zone, else its person's; None: the community's applies."""
+        async with self._db.session() as conn:
+            row = await Membership.filter(id=membership_id).using_db(conn).first()
+            if row is None:
+                return None
+            if row.time_zone:
+                return str(row.time_zone)
+            zones = await Person.filter(id=row.person_id).using_db(conn).values_list("time_zone", flat=True)
+        return str(zones[0]) if zones and zones[0] else None
+
     async def community_of(self, membership_id: int) -> CommunityRecord | None:
         """The community a membership belongs to."""
         async with self._db.session() as conn:

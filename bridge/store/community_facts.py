@@ -20,7 +20,15 @@ from bridge.core.indicators import (
     StoryFact,
     cited_threads,
 )
-from bridge.core.model import Channel, DeliveryMode, MembershipState, PostState, PracticeState, Role
+from bridge.core.model import (
+    BRIDGE_ORIGIN_PREFIX,
+    Channel,
+    DeliveryMode,
+    MembershipState,
+    PostState,
+    PracticeState,
+    Role,
+)
 from bridge.store.database import Database
 from bridge.store.models import (
     Identity,
@@ -62,6 +70,7 @@ class CommunityFactsRepository:
         async with self._db.session() as conn:
             posts = (
                 await Post.filter(community_id=community_id, state=PostState.VISIBLE, created_at__lt=until)
+                .exclude(origin_key__startswith=BRIDGE_ORIGIN_PREFIX)  # the bridge's own posts
                 .using_db(conn)
                 .order_by("created_at", "id")
                 .values_list("id", "thread_id", "author_id", "author_address", "origin_channel", "created_at",

@@ -377,6 +377,34 @@ class Story(Model):
         indexes = (("community", "created_at"),)
 
 
+class MeetingReminder(Model):
+    """A reminder of one meeting that went out: the bridge's post carrying it and the notes thread."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    series_key = fields.CharField(max_length=100)
+    meeting_number = fields.IntField()
+    minutes_before = fields.IntField()
+    meeting_start = fields.DatetimeField()
+    post: fields.OneToOneRelation[Post] = fields.OneToOneField(
+        "store.Post", related_name=False, on_delete=fields.CASCADE
+    )
+    post_id: int
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "store.Thread", related_name=False, on_delete=fields.CASCADE
+    )
+    thread_id: int
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "meeting_reminder"
+        unique_together = (("community", "series_key", "meeting_number", "minutes_before"),)
+
+
 class Delivery(Model):
     """An outbox row: one kind of one post on one channel to one recipient.
 
