@@ -297,6 +297,10 @@ class CommunityConfig(Section):
     """What a taxonomy keyword found in a post does. offer: the bridge suggests the tag in the room
     when a thread starts (and ``!icop tags`` lists suggestions); a core member files it with
     ``!icop tag``. apply: the tag is filed at once (source "keyword"). off: keywords are ignored."""
+    welcome: bool = True
+    """Welcome each newcomer once, on their channel: a member added here or subscribed by mail (a
+    mail), a member who only chats or anyone joining the room (a notice in the room). Members who were
+    there before this version count as welcomed."""
     member: list[MemberConfig] = []
     """The roster: conveners, core team, members and readers."""
     meeting: list[MeetingConfig] = []

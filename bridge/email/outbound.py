@@ -41,6 +41,7 @@ from bridge.email.mail_context import (
     NoticeContext,
     PostContext,
     ReminderContext,
+    WelcomeContext,
 )
 from bridge.email.outgoing import (
     BatchEntry,
@@ -70,6 +71,7 @@ __all__ = [
     "compose_notice_mail",
     "compose_post_mail",
     "compose_reminder_mail",
+    "compose_welcome_mail",
     "thread_references",
 ]
 
@@ -172,17 +174,44 @@ def compose_notice_mail(notice: OutgoingNotice, *, renderer: Renderer | None = N
     community = notice.community
     subject = list_subject(notice.subject, community.subject_prefix)
     context: NoticeContext = {
-        "subject": subject,
-        "community_name": _community_name(community),
-        "reply_hint": False,
-        "archive_url": None,
-        "unsubscribe_url": None,
-        "footer_lines": list(notice.footer_lines),
+        **_notice_footer(notice, subject),
         "title": notice.title,
         "paragraphs": list(notice.paragraphs),
         "items": list(notice.items),
         "actions": [NoticeAction(label=label, url=_ascii_url(url)) for label, url in notice.actions],
     }
+    message = _notice_message(notice, subject)
+    text, html = _renderer(renderer).render_pair("email/notice", context)
+    _set_body(message, text, html, ())
+    return message
+
+
+def compose_welcome_mail(
+    notice: OutgoingNotice, welcome: WelcomeContext, *, renderer: Renderer | None = None
+) -> EmailMessage:
+    """A newcomer's welcome: headers of a notice (``title`` and ``paragraphs`` unused), body from the
+    ``email/welcome`` pair."""
+    subject = list_subject(notice.subject, notice.community.subject_prefix)
+    message = _notice_message(notice, subject)
+    context = {**_notice_footer(notice, subject), **welcome}
+    text, html = _renderer(renderer).render_pair("email/welcome", context)
+    _set_body(message, text, html, ())
+    return message
+
+
+def _notice_footer(notice: OutgoingNotice, subject: str) -> FooterContext:
+    return {
+        "subject": subject,
+        "community_name": _community_name(notice.community),
+        "reply_hint": False,
+        "archive_url": None,
+        "unsubscribe_url": None,
+        "footer_lines": list(notice.footer_lines),
+    }
+
+
+def _notice_message(notice: OutgoingNotice, subject: str) -> EmailMessage:
+    community = notice.community
     message = EmailMessage(policy=COMPOSE_POLICY)
     message["From"] = Address(
         _community_name(community), addr_spec=notice.from_address or community.list_address
@@ -197,8 +226,6 @@ def compose_notice_mail(notice: OutgoingNotice, *, renderer: Renderer | None = N
     message["X-Loop"] = community.list_address
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    text, html = _renderer(renderer).render_pair("email/notice", context)
-    _set_body(message, text, html, ())
     return message
 
 

@@ -89,6 +89,16 @@ class MatrixReaction:
 
 
 @dataclass(frozen=True, slots=True)
+class MatrixJoin:
+    """``user_id`` joined the room (not a profile change of someone already in it): a newcomer to greet."""
+
+    room_id: str
+    event_id: str
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class MatrixIgnored:
     """An event that is not relayed, and why (``detail`` is one line for the log)."""
 
@@ -99,7 +109,7 @@ class MatrixIgnored:
     detail: str = ""
 
 
-MatrixEvent = MatrixMessage | MatrixEdit | MatrixRedaction | MatrixReaction | MatrixIgnored
+MatrixEvent = MatrixMessage | MatrixEdit | MatrixRedaction | MatrixReaction | MatrixJoin | MatrixIgnored
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from bridge.matrix.events import (
     MatrixEdit,
     MatrixEvent,
     MatrixIgnored,
+    MatrixJoin,
     MatrixMessage,
     MatrixReaction,
     MatrixRedaction,
@@ -45,7 +46,9 @@ class MatrixInbound:
         on_queued: Callable[[], None] = lambda: None,
         intercept: Callable[[CommunityContext, InboundMessage], Awaitable[bool]] | None = None,
         filing: ArchiveFiling | None = None,
+        on_join: Callable[[CommunityContext, MatrixJoin], Awaitable[None]] | None = None,
     ) -> None:
+        self.on_join = on_join  # newcomers in the room are welcomed (bridge.relay.welcomes)
         self.filing = filing or ArchiveFiling(store)  # edits and deletions re-read the archive's tags
         self.intercept = intercept  # room commands and join hints (bridge.relay.moderation), before ingest
         self.download = download  # mxc:// → bytes, so email readers get the file itself
@@ -74,6 +77,9 @@ class MatrixInbound:
             await self._redact(community, event)
         elif isinstance(event, MatrixReaction):
             await self._react(community, event)
+        elif isinstance(event, MatrixJoin):
+            if self.on_join is not None:
+                await self.on_join(community, event)
         elif isinstance(event, MatrixIgnored):
             # Our own events are routine; anything else not relayed is worth a line at the default level.
             own = event.reason in (IgnoredBecause.OWN_EVENT, IgnoredBecause.OWN_MARKER)

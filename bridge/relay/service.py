@@ -3,9 +3,10 @@ supervisor.
 
 The loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
 (waits until every room id is known, so no mail is routed without its room, then reads the mailbox
-forever), a delivery worker per channel, and the meeting reminders (``bridge.relay.reminders``,
-sleeping until the next reminder is due). Each is restarted with backoff by the supervisor when it fails, so a
-homeserver or mail server that is down at start delays the bridge; it does not stop it.
+forever), a delivery worker per channel, the meeting reminders (``bridge.relay.reminders``, sleeping
+until the next reminder is due) and the welcomes of newcomers (``bridge.relay.welcomes``). Each is
+restarted with backoff by the supervisor when it fails, so a homeserver or mail server that is down at
+start delays the bridge; it does not stop it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from bridge.relay.reminder_mail import ReminderCourier
 from bridge.relay.reminders import Reminders
 from bridge.relay.room_commands import RoomCommands
 from bridge.relay.room_commands.families import every_family
+from bridge.relay.welcomes import Welcomer
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
 from bridge.store import Database, OutboxEntry, RetryPolicy, Store
@@ -87,6 +89,7 @@ class RelayService:
         self.filing: ArchiveFiling | None = None
         self.signing_key: bytes | None = None
         self.reminders: Reminders | None = None
+        self.welcomer: Welcomer | None = None
 
     # -- secrets -----------------------------------------------------------------------------
     def _read(self, ref: SecretRef | None) -> str | None:
@@ -147,6 +150,15 @@ class RelayService:
             self.store, key, on_queued=self._wake, gate=self.moderation, filing=self.filing
         )
         self.reminders = Reminders(self.store, self._by_id, on_queued=self._wake, ready=self.rooms_ready.wait)
+        self.welcomer = Welcomer(
+            self.store,
+            self._by_id,
+            config.base_url,
+            smtp=self.smtp,
+            send=MatrixSender(self.session).send,
+            retry=self.store.outbox.policy,
+            ready=self.rooms_ready.wait,
+        )
         imap = config.mail.imap
         self.inbox = ImapInbox(
             imap,
@@ -214,6 +226,7 @@ class RelayService:
 
     def loops(self) -> Mapping[str, Callable[[], Awaitable[None]]]:
         assert self.reminders is not None
+        assert self.welcomer is not None
         return {
             "matrix": self._matrix_loop,
             "mailbox": self._mailbox_loop,
@@ -221,6 +234,7 @@ class RelayService:
             "outbox.email": self.workers[Channel.EMAIL].run,
             # One process only where several share PostgreSQL: wrap it in the singleton lease.
             "meetings": self.reminders.run,
+            "welcomes": self.welcomer.run,
         }
 
     # -- loops -------------------------------------------------------------------------------
@@ -264,6 +278,7 @@ class RelayService:
             on_queued=self._wake,
             intercept=commands.intercept,
             filing=self.filing,
+            on_join=self.welcomer.room_joined if self.welcomer else None,
         )
         since = StoredSince(self.store.cursors, f"matrix:{session.user_id}")
         await SyncLoop(

@@ -31,6 +31,7 @@ from bridge.store.records import (
 )
 from bridge.store.stories import NewStory, Stories, StoryRecord
 from bridge.store.tags import AppliedTag, NewTag, Tags, TagUsage
+from bridge.store.welcomes import WelcomeRecord, Welcomes
 
 
 class Store:
@@ -49,6 +50,7 @@ class Store:
         self.practices = Practices(db)
         self.stories = Stories(db)
         self.meetings = MeetingReminders(db)
+        self.welcomes = Welcomes(db)
 
 
 __all__ = [
@@ -91,6 +93,8 @@ __all__ = [
     "Tags",
     "ThreadRecord",
     "Transaction",
+    "WelcomeRecord",
+    "Welcomes",
     "current_version",
     "latest_version",
     "upgrade",

@@ -405,6 +405,37 @@ class MeetingReminder(Model):
         unique_together = (("community", "series_key", "meeting_number", "minutes_before"),)
 
 
+class Welcome(Model):
+    """A newcomer's welcome: to whom (an email address or a Matrix id), on which channel, sent or not.
+
+    One per address in a community, so nobody is greeted twice; ``skipped`` marks members who were
+    there before welcomes existed."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    membership: fields.ForeignKeyNullableRelation[Membership] = fields.ForeignKeyField(
+        "store.Membership", related_name=False, on_delete=fields.SET_NULL, null=True, db_index=True
+    )
+    membership_id: int | None
+    address = fields.CharField(max_length=ADDRESS_LENGTH)
+    channel = fields.CharEnumField(Channel, max_length=16)
+    state = fields.CharField(max_length=16)  # pending | sent | dead | skipped
+    attempts = fields.IntField()
+    next_attempt_at = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = APP_LABEL
+        table = "welcome"
+        unique_together = (("community", "address"),)
+        indexes = (("state", "next_attempt_at"),)
+
+
 class Delivery(Model):
     """An outbox row: one kind of one post on one channel to one recipient.
 
