@@ -117,6 +117,15 @@ def _convener_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     stories.add_argument("--until", metavar="DATE", help="told before DATE 00:00 UTC")
     stories.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    audit = commands.add_parser(
+        "audit", help="moderation, tagging, practice and subscription actions: who did what, when"
+    )
+    audit.add_argument("--community", metavar="SLUG", required=True, help="the community")
+    audit.add_argument("--since", metavar="DATE", help="from DATE 00:00 UTC")
+    audit.add_argument("--until", metavar="DATE", help="before DATE 00:00 UTC")
+    audit.add_argument("--action", metavar="ACTION", help="only this action, e.g. tag.add or post.approve")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+
     meetings = commands.add_parser("meetings", help="meeting times fair to every time zone")
     meetings_commands = meetings.add_subparsers(dest="meetings_command", required=True, metavar="ACTION")
     suggest = meetings_commands.add_parser("suggest", help="rank meeting slots by fairness, best first")
@@ -220,12 +229,13 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
         run = {"tags": archive.tags, "practices": archive.practices, "export": archive.export}[args.command]
         return asyncio.run(run(loaded, args))
-    if args.command in ("report", "stories", "meetings"):
+    if args.command in ("report", "stories", "audit", "meetings"):
         from bridge.convener import commands as convener
 
         run_convener = {
             "report": convener.report,
             "stories": convener.stories,
+            "audit": convener.audit,
             "meetings": convener.meetings,
         }[args.command]
         return asyncio.run(run_convener(loaded, args))

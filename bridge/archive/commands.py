@@ -130,7 +130,9 @@ async def _tags(store: Store, loaded: LoadedConfig, args: argparse.Namespace) ->
             added = await store.tags.tag_thread(community.id, args.thread, new, now=datetime.now(UTC))
             print(f"thread {args.thread}: added {', '.join(added) or 'nothing new'}")
         else:
-            removed = await store.tags.untag_thread(args.thread, names + [w.lower() for w in unknown])
+            removed = await store.tags.untag_thread(
+                args.thread, names + [w.lower() for w in unknown], by=CLI_ACTOR
+            )
             print(f"thread {args.thread}: removed {', '.join(removed) or 'nothing'}")
         return 0
     usage = await tag_overview(store, community)
@@ -175,13 +177,13 @@ async def _practices(
             return 0
         if action == "set-summary":
             assert summary is not None
-            done = await store.practices.set_summary(args.thread, summary, now=now)
+            done = await store.practices.set_summary(args.thread, summary, now=now, by=CLI_ACTOR)
             if done is None:
                 print(f"icop: thread {args.thread} is not a practice: confirm it first", file=sys.stderr)
                 return 2
             print(f"thread {args.thread}: summary of “{done.title}” written ({len(done.summary)} characters)")
             return 0
-        removed = await store.practices.withdraw(args.thread)
+        removed = await store.practices.withdraw(args.thread, by=CLI_ACTOR)
         print(f"thread {args.thread}: {'no longer a practice' if removed else 'was not a practice'}")
         return 0 if removed else 1
     state = None if args.state == "all" else PracticeState(args.state)

@@ -297,6 +297,10 @@ class CommunityConfig(Section):
     """What a taxonomy keyword found in a post does. offer: the bridge suggests the tag in the room
     when a thread starts (and ``!icop tags`` lists suggestions); a core member files it with
     ``!icop tag``. apply: the tag is filed at once (source "keyword"). off: keywords are ignored."""
+    max_posts_per_hour: Annotated[int, Field(ge=1)] | None = None
+    """A member's posts (both channels) beyond this many in an hour are held for a convener, never
+    dropped; the member is told once, the conveners are told of the first such post in the hour.
+    Conveners and the core team have no limit. Unset: no limit."""
     welcome: bool = True
     """Welcome each newcomer once, on their channel: a member added here or subscribed by mail (a
     mail), a member who only chats or anyone joining the room (a notice in the room). Members who were

@@ -1,5 +1,5 @@
-"""``icop report``, ``icop stories`` and ``icop meetings suggest``: what the convener's tools do, given a
-loaded config."""
+"""``icop report``, ``icop stories``, ``icop audit`` and ``icop meetings suggest``: what the convener's
+tools do, given a loaded config."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bridge.core.links import thread_url
 from bridge.core.meetings import rotations, suggest
 from bridge.core.stories import excerpt
 from bridge.store import CommunityRecord, Store, StoryRecord
+from bridge.store.audit import AuditLog, AuditRecord
 from bridge.store.community_facts import CommunityFactsRepository
 
 ROTATION_POOL = 24  # rotations are built from this many of the best distinct times of day
@@ -110,6 +111,55 @@ def story_json(story: StoryRecord, slug: str, url: str) -> dict[str, object]:
         "text": story.text,
         "url": url,
         "created_at": story.created_at.isoformat(),
+    }
+
+
+async def audit(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """``icop audit --community SLUG [--since DATE] [--until DATE] [--action ACTION] [--json]``: who did
+    what, oldest first. Exit 2 for an unknown community or a bad date, 1 when the store has not seen it."""
+    from bridge.commands import with_store
+
+    config = _community_config(loaded, args.community)
+    if config is None:
+        return 2
+    try:
+        since = parse_day(args.since, "--since") if args.since else None
+        until = parse_day(args.until, "--until") if args.until else None
+    except PeriodError as error:
+        print(f"icop: audit: {error}", file=sys.stderr)
+        return 2
+
+    async def work(store: Store) -> int:
+        community = await _stored_community(store, config.slug)
+        if community is None:
+            return 1
+        events = await AuditLog(store.db).of_community(
+            community.id, since=since, until=until, action=args.action
+        )
+        for event in events:
+            if args.json:
+                print(json.dumps(audit_json(event, config.slug), ensure_ascii=False))
+            else:
+                detail = f"  {event.detail}" if event.detail else ""
+                when = f"{event.at:%Y-%m-%d %H:%M:%S}Z"
+                print(f"{when}  {event.actor:<28} {event.action:<20} {event.target}{detail}")
+        if not args.json:
+            print(f"{len(events)} event{'' if len(events) == 1 else 's'}", file=sys.stderr)
+        return 0
+
+    return await with_store(loaded, work)
+
+
+def audit_json(event: AuditRecord, slug: str) -> dict[str, object]:
+    """The stable ``--json`` shape of one audit event (documented in the README)."""
+    return {
+        "id": event.id,
+        "community": slug,
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "detail": event.detail,
     }
 
 

@@ -368,7 +368,9 @@ class ArchiveFiling:
         ]
         remove = [name for w in commands.remove if (name := taxonomy.resolve(w)) is not None]
         tagged = await self.store.tags.tag_thread(community.id, thread_id, add, now=now, tx=tx)
-        untagged = await self.store.tags.untag_thread(thread_id, remove, tx=tx) if remove else []
+        untagged = (
+            await self.store.tags.untag_thread(thread_id, remove, by=author, now=now, tx=tx) if remove else []
+        )
         confirmed = False
         if commands.practice is not None:
             await self.store.practices.confirm(

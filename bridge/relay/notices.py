@@ -6,7 +6,9 @@ by mail queues one more mail, to its sender, with the reason. The row's ``revisi
 it is (``HELD_NOTICE`` or ``REJECTION_NOTICE``); its Message-ID comes from ``post_message_id(...,
 kind="notice")`` so the loop guard knows a reply or bounce of it. The archive's notices
 (``PRACTICE_NOTICE``, ``SUGGESTION_NOTICE``, queued by ``bridge.relay.filing``) are posted in the
-post's thread in the room; a practice proposal is also mailed to core members who do not chat.
+post's thread in the room; a practice proposal is also mailed to core members who do not chat. A
+member's post held for the rate limit (``RATE_LIMIT_NOTICE``, ``bridge.relay.ingest``) is told once an
+hour in the room and, when it came by mail, to its author.
 ``NoticeCourier`` wraps a channel's courier: notice rows are written here, every other row goes on to
 the wrapped courier.
 """
@@ -27,6 +29,7 @@ from bridge.matrix.session import MatrixPermanentError, MatrixTemporaryError
 from bridge.relay.community import CommunityContext
 from bridge.relay.conversation import conversation_of
 from bridge.relay.filing import PRACTICE_NOTICE, SUGGESTION_NOTICE, Writing, suggestions
+from bridge.relay.ingest import RATE_LIMIT_NOTICE
 from bridge.relay.mail_courier import send_to_member
 from bridge.relay.worker import Courier, PermanentDeliveryError, TemporaryDeliveryError
 from bridge.rendering import Renderer
@@ -68,6 +71,14 @@ def suggestion_notice_text(suggested: Sequence[Suggestion]) -> str:
     return (
         f"Suggested tags for this thread, from its words: {tags}. "
         "Core team: `!icop tag` here files them (or `!icop tag TAG…` the ones you choose)."
+    )
+
+
+def rate_notice_text(post: PostRecord, limit: int | None) -> str:
+    return (
+        f"Held for a convener: {post.author_name or post.author_address} wrote {limit} posts in the last "
+        f"hour, the most relayed without a look; post {post.id} (“{summary(post)}”) and their next ones "
+        f"this hour wait. Nothing is lost: `!icop approve {post.id}` relays it, `!icop held` lists them."
     )
 
 
@@ -116,13 +127,43 @@ class NoticeCourier:
             return await self._room_notice(community, entry, post)
         if entry.revision == PRACTICE_NOTICE:
             return await self._send_mail(community, entry, await self._practice_mail(community, entry, post))
+        if entry.revision == RATE_LIMIT_NOTICE:
+            return await self._send_mail(community, entry, self._rate_mail(community, entry, post))
         return await self._mail_notice(community, entry, post)
+
+    def _rate_mail(self, community: CommunityContext, entry: OutboxEntry, post: PostRecord) -> OutgoingNotice:
+        limit = community.config.max_posts_per_hour
+        return OutgoingNotice(
+            community=community.identity,
+            recipient=entry.recipient,
+            subject=f"Your message waits for a convener: {summary(post)}",
+            title="Your message waits for a convener",
+            message_id=post_message_id(post.id, community.domain, kind="notice", revision=entry.revision),
+            paragraphs=(
+                f"You have written {limit} messages to {community.config.list_address} in the last hour, "
+                "the most the list relays without a convener's look. Nothing is lost: your message "
+                f"(“{summary(post)}”) is held, and a convener will relay it.",
+                "Messages you send in the next hour wait the same way; after that they go out at once "
+                "again. This is the only notice you get this hour.",
+            ),
+            in_reply_to=post.email_message_id,
+            references=(post.email_message_id,) if post.email_message_id else (),
+            date=self.clock(),
+        )
 
     async def _room_notice(self, community: CommunityContext, entry: OutboxEntry, post: PostRecord) -> str:
         if self.matrix is None:
             raise PermanentDeliveryError("no Matrix sender for notices")
         if entry.revision in (PRACTICE_NOTICE, SUGGESTION_NOTICE):
             content = await self._thread_notice(community, entry, post)
+        elif entry.revision == RATE_LIMIT_NOTICE:
+            content = {
+                "msgtype": "m.notice",
+                "body": rate_notice_text(post, community.config.max_posts_per_hour),
+                ORIGIN_MARKER_KEY: {"notice": "rate-limit", "post": post.id},
+            }
+            if post.matrix_event_id:
+                content["m.relates_to"] = {"m.in_reply_to": {"event_id": post.matrix_event_id}}
         else:
             content = {
                 "msgtype": "m.notice",

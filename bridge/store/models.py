@@ -436,6 +436,26 @@ class Welcome(Model):
         indexes = (("state", "next_attempt_at"),)
 
 
+class AuditEvent(Model):
+    """One action of a person (or of the bridge on a rule's behalf) on a community: what, on what, when."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    at = fields.DatetimeField()
+    actor = fields.CharField(max_length=ADDRESS_LENGTH)  # a Matrix id, an address, "cli" or "icop-bridge"
+    action = fields.CharField(max_length=64)  # e.g. tag.add, practice.confirm, post.approve
+    target = fields.CharField(max_length=400)  # e.g. "thread 12", "post 40", "member ana@example.org"
+    detail = fields.TextField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "audit_event"
+        indexes = (("community", "at"),)
+
+
 class Delivery(Model):
     """An outbox row: one kind of one post on one channel to one recipient.
 

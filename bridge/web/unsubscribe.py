@@ -57,7 +57,7 @@ class UnsubscribePages:
         if found is None:
             return self._page("invalid", status=400)
         membership_id, address, community = found
-        await self.store.communities.set_delivery(membership_id, DeliveryMode.NONE)
+        await self.store.communities.set_delivery(membership_id, DeliveryMode.NONE, by=address)
         log.info("member unsubscribed by link", extra={"membership": membership_id, "community": community})
         return self._page("done", address=address, community=community)
 
