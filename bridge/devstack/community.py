@@ -59,11 +59,13 @@ def prepare_community(
     web_port: int = 0,
     extra_config: str = "",
     community_config: str = "",
+    welcome: bool = False,
 ) -> DemoCommunity:
     """Register the bot and two chat members, create the room, write ``directory/icop.toml``.
 
     ``extra_config`` is added at the top level, ``community_config`` at the end of the community's
-    table (e.g. ``[[community.taxonomy]]`` entries)."""
+    table (e.g. ``[[community.taxonomy]]`` entries). Welcomes are off unless ``welcome``: the scripted
+    conversations of the demo, the benchmark and the tests count the mail each member receives."""
     directory.mkdir(parents=True, exist_ok=True)
     bot = stack.register_user(f"icop{user_suffix}", DEMO_PASSWORD)
     ana = stack.register_user(f"ana{user_suffix}", DEMO_PASSWORD)
@@ -108,6 +110,7 @@ def prepare_community(
             web_port=web_port,
             extra=extra_config,
             community_extra=community_config,
+            welcome=welcome,
         )
     )
     return DemoCommunity(
@@ -136,6 +139,7 @@ def _config_text(
     web_port: int,
     extra: str,
     community_extra: str = "",
+    welcome: bool = False,
 ) -> str:
     roster = "".join(
         f"\n[[community.member]]\nname = {json.dumps(m.name)}\nemail = {json.dumps(m.email)}\n"
@@ -185,6 +189,7 @@ time_zone = "Europe/Dublin"
 relay_policy = "{relay_policy}"
 batch_quiet_seconds = {batch_quiet_seconds}
 batch_max_delay_seconds = {max(batch_quiet_seconds * 6, 30)}
+welcome = {"true" if welcome else "false"}
 {roster}{community_extra}"""
 
 
