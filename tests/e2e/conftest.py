@@ -28,6 +28,7 @@ from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
 
 WAIT_SECONDS = 45.0  # an upper bound, see MAIL_TIMEOUT
+FIRST_SYNC = "relaying from now on"  # logged by bridge.matrix.sync once the first position is saved
 
 
 @dataclass
@@ -120,6 +121,9 @@ async def bridge_factory(
         await wait_for(lambda: "icop-bridge running" in bridge.log(), WAIT_SECONDS, "icop run to start")
         # The bot joins the room from its Matrix loop; mail is read once the room is known.
         await wait_for(lambda: _joined(bridge), WAIT_SECONDS, "the bot to join the room")
+        # A fresh bridge relays what the room says after its first sync took its position; what
+        # came before is the room's history. A test speaks only once that position is taken.
+        await wait_for(lambda: FIRST_SYNC in bridge.log(), WAIT_SECONDS, "the bot's first sync")
         return bridge
 
     try:
