@@ -64,12 +64,10 @@ async def stories(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     config = _community_config(loaded, args.community)
     if config is None:
         return 2
-    try:
-        since = parse_day(args.since, "--since") if args.since else None
-        until = parse_day(args.until, "--until") if args.until else None
-    except PeriodError as error:
-        print(f"icop: stories: {error}", file=sys.stderr)
+    bounds = _bounds(args, "stories")
+    if bounds is None:
         return 2
+    since, until = bounds
     base_url = loaded.config.base_url
 
     async def work(store: Store) -> int:
@@ -122,12 +120,10 @@ async def audit(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     config = _community_config(loaded, args.community)
     if config is None:
         return 2
-    try:
-        since = parse_day(args.since, "--since") if args.since else None
-        until = parse_day(args.until, "--until") if args.until else None
-    except PeriodError as error:
-        print(f"icop: audit: {error}", file=sys.stderr)
+    bounds = _bounds(args, "audit")
+    if bounds is None:
         return 2
+    since, until = bounds
 
     async def work(store: Store) -> int:
         community = await _stored_community(store, config.slug)
@@ -206,6 +202,17 @@ async def meetings(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         return 0
 
     return await with_store(loaded, work)
+
+
+def _bounds(args: argparse.Namespace, command: str) -> tuple[datetime | None, datetime | None] | None:
+    """``--since``/``--until`` as UTC times (None when not given); None after saying what is wrong."""
+    try:
+        since = parse_day(args.since, "--since") if args.since else None
+        until = parse_day(args.until, "--until") if args.until else None
+    except PeriodError as error:
+        print(f"icop: {command}: {error}", file=sys.stderr)
+        return None
+    return since, until
 
 
 def _community_config(loaded: LoadedConfig, slug: str | None) -> CommunityConfig | None:

@@ -24,6 +24,7 @@ from bridge.relay.community import CommunityContext
 from bridge.relay.welcomes import Welcomer
 from bridge.store import Database, Store, upgrade
 from tests.relay.test_ingest import NOW, ROOM, community
+from tests.relay.test_reminders import plain
 
 BASE = "https://icop.example.com"
 PEOPLE = [
@@ -51,12 +52,6 @@ class Outbound:
     async def send_room(self, room_id: str, content: Mapping[str, Any], txn: str) -> str:
         self.room.append({**content, "txn": txn})
         return f"$w{len(self.room)}"
-
-
-def plain(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
 
 
 @pytest.fixture
