@@ -202,3 +202,29 @@ def test_stories_listed_and_quoted_in_the_report(config: Path, capsys: pytest.Ca
         "  - 2026-11-02 Ana Souza about “Reference classes”: "
         "“Comparing with finished projects cut our overrun from 40% to 10%.”"
     ) in table
+
+
+def test_audit_lists_who_did_what(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _tell_story("Comparing with finished projects helped.")  # confirms a practice from the command line
+    base = ["--config", str(config), "audit", "--community", "pm-practice"]
+    assert main([*base, "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(e["actor"], e["action"], e["target"], e["detail"]) for e in events} >= {
+        ("config", "member.add", "member ana@example.org", "convener"),
+        ("config", "member.add", "member cy@example.org", "reader"),
+    }
+    [confirmed] = [e for e in events if e["action"] == "practice.confirm"]
+    assert (confirmed["actor"], confirmed["detail"], confirmed["at"]) == (
+        "cli",
+        "Reference classes",
+        "2026-11-02T09:00:00+00:00",
+    )
+    assert confirmed["target"].startswith("thread ")
+    assert all(e["community"] == "pm-practice" for e in events)
+    assert main([*base, "--action", "practice.confirm"]) == 0
+    out = capsys.readouterr()
+    assert out.out.count("practice.confirm") == 1
+    assert out.err.strip() == "1 event"
+    assert main([*base, "--since", "yesterday"]) == 2
+    assert "icop: audit: --since 'yesterday'" in capsys.readouterr().err
+    assert main(["--config", str(config), "audit", "--community", "nope"]) == 2
