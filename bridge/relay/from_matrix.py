@@ -13,7 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
+from bridge.core.commands import parse_command
+from bridge.core.commands.stories import StoryCommand
 from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState, InboundMessage, PostState
+from bridge.core.stories import story_post_text
 from bridge.matrix.events import (
     IgnoredBecause,
     MatrixEdit,
@@ -113,6 +116,10 @@ class MatrixInbound:
         return replace(message, attachments=tuple(files))
 
     async def _edit(self, community: CommunityContext, edit: MatrixEdit) -> None:
+        told = parse_command(edit.text)
+        if isinstance(told, StoryCommand):
+            # A story told with ``!icop story`` is edited as the post it became: its words and marker.
+            edit = replace(edit, text=story_post_text(told.text), html=None)
         posts = self.store.posts
         found = await posts.by_event_ids(community.id, [edit.target_event_id])
         ref = found.get(edit.target_event_id)

@@ -134,12 +134,19 @@ async def test_story_in_the_room_becomes_a_post_for_the_list(store: Store) -> No
     assert {r.channel for r in rows} == {Channel.EMAIL}
     assert await reader.intercept(ctx, told)  # a replayed sync batch
     assert len(await store.stories.in_community(ctx.id)) == 1
+    inbound = MatrixInbound(store, ingestor, lambda: {ROOM: ctx})
+    retold = "!icop story Our team now runs poker weekly: half the surprises."
+    await inbound.handle_event(
+        ctx, MatrixEdit(ROOM, "$e", "$story1", "@ana:localhost", "Ana", retold, None, NOW)
+    )
+    [story] = await store.stories.in_community(ctx.id)
+    assert story.text == "Our team now runs poker weekly: half the surprises."
 
     listing = chat("$list", "@kenji:localhost", "!icop stories", matrix_thread_root="$root")
     assert await reader.intercept(ctx, listing)
     assert room.bodies()[-1] == (
         "1 value story about this thread:\n"
-        f"- Ana Souza, {NOW:%Y-%m-%d}: “Our team now runs poker weekly: fewer surprises.”"
+        f"- Ana Souza, {NOW:%Y-%m-%d}: “Our team now runs poker weekly: half the surprises.”"
     )
     assert await reader.intercept(ctx, chat("$all", "@ana:localhost", "!icop stories"))
     assert room.bodies()[-1].startswith("Value stories per practice (1 in all):\n- Planning poker: 1")
