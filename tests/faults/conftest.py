@@ -31,7 +31,7 @@ from nio import AsyncClient, AsyncClientConfig, RoomSendResponse
 from bridge.devstack.community import prepare_community
 from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
-from tests.e2e.conftest import RunningBridge, wait_for
+from tests.e2e.conftest import FIRST_SYNC, RunningBridge, wait_for
 from tests.fixtures.servers import Mailbox, mailbox_owner
 
 START_SECONDS = 60.0
@@ -54,6 +54,8 @@ async def launch_bridge(stack: Stack, directory: Path, *, outbox: str | None = N
     bridge.start()
     await wait_for(lambda: "icop-bridge running" in bridge.log(), START_SECONDS, "icop run to start")
     await wait_for(lambda: _bot_joined(bridge), START_SECONDS, "the bot to join the room")
+    # Chat sent before the first sync took its position is the room's history, not relayed.
+    await wait_for(lambda: FIRST_SYNC in bridge.log(), START_SECONDS, "the bot's first sync")
     return bridge
 
 
