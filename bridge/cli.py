@@ -129,7 +129,8 @@ def _positive(value: str) -> int:
 
 
 def _convener_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``icop report`` and ``icop meetings suggest``: the convener's view of the community."""
+    """``icop report``, ``icop stories`` and ``icop meetings suggest``: the convener's view of the
+    community."""
 
     report = commands.add_parser("report", help="a community's value indicators over a period")
     report.add_argument("--community", metavar="SLUG", required=True, help="the community")
@@ -138,6 +139,21 @@ def _convener_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     report.add_argument("--until", metavar="DATE", help="up to DATE 00:00 UTC, excluded (default: now)")
     report.add_argument("--format", choices=["table", "json", "csv"], default="table", help="default: table")
+
+    stories = commands.add_parser("stories", help="the value stories members told, newest first")
+    stories.add_argument("--community", metavar="SLUG", required=True, help="the community")
+    stories.add_argument("--since", metavar="DATE", help="told on or after DATE 00:00 UTC")
+    stories.add_argument("--until", metavar="DATE", help="told before DATE 00:00 UTC")
+    stories.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    audit = commands.add_parser(
+        "audit", help="moderation, tagging, practice and subscription actions: who did what, when"
+    )
+    audit.add_argument("--community", metavar="SLUG", required=True, help="the community")
+    audit.add_argument("--since", metavar="DATE", help="from DATE 00:00 UTC")
+    audit.add_argument("--until", metavar="DATE", help="before DATE 00:00 UTC")
+    audit.add_argument("--action", metavar="ACTION", help="only this action, e.g. tag.add or post.approve")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
 
     meetings = commands.add_parser("meetings", help="meeting times fair to every time zone")
     meetings_commands = meetings.add_subparsers(dest="meetings_command", required=True, metavar="ACTION")
@@ -262,12 +278,16 @@ def _dispatch(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
         run = {"tags": archive.tags, "practices": archive.practices, "export": archive.export}[args.command]
         return asyncio.run(run(loaded, args))
-    if args.command in ("report", "meetings"):
+    if args.command in ("report", "stories", "audit", "meetings"):
         from bridge.convener import commands as convener
 
-        return asyncio.run(
-            {"report": convener.report, "meetings": convener.meetings}[args.command](loaded, args)
-        )
+        run_convener = {
+            "report": convener.report,
+            "stories": convener.stories,
+            "audit": convener.audit,
+            "meetings": convener.meetings,
+        }[args.command]
+        return asyncio.run(run_convener(loaded, args))
     if args.command == "digest":
         return asyncio.run(commands.digest(loaded, args))
     if args.command == "parked":

@@ -211,7 +211,7 @@ async def _members(store: Store, loaded: LoadedConfig, args: argparse.Namespace,
         if member is None:
             print(f"icop: {args.email} is not a member of {slug}", file=sys.stderr)
             return 2
-        await store.communities.reset_bounces(member.membership_id)
+        await store.communities.reset_bounces(member.membership_id, by="cli")
         after = await store.communities.member_record(member.membership_id)
         state = after.state.value if after is not None else "gone"
         print(f"{member.email}: bounce score reset to 0, state {state}")

@@ -5,7 +5,8 @@ self-contained (inline CSS, no scripts, no external assets, readable printed) an
 Practices are grouped by tag, the taxonomy's tags first in its order, then free tags by name; a
 practice filed under several tags is described under its first and listed under the others, so the
 document says each thing once; practices without a tag close it. Every entry links to its thread in
-the archive (``bridge.core.links``).
+the archive (``bridge.core.links``) and quotes the value stories members told about it: how the
+practice helped, in their words, which is what management asks a community of practice for.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ UNTAGGED = "Other practices"
 
 
 @dataclass(frozen=True, slots=True)
+class StoryView:
+    """A value story as the catalogue quotes it: the member's words, who, when, and where it was told."""
+
+    text: str
+    author: str
+    date: str  # YYYY-MM-DD
+    url: str  # the thread it cites
+
+
+@dataclass(frozen=True, slots=True)
 class PracticeView:
     anchor: str
     title: str
@@ -42,6 +53,7 @@ class PracticeView:
     last: str
     confirmed: str
     tags: tuple[str, ...]  # labels
+    stories: tuple[StoryView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +154,15 @@ def _practice(
         confirmed=(practice.confirmed_at or practice.created_at).strftime("%Y-%m-%d"),
         tags=tuple(
             taxonomy.label(t.name) if taxonomy.definition(t.name) else t.label for t in _ordered(entry, order)
+        ),
+        stories=tuple(
+            StoryView(
+                text=story.text,
+                author=story.author_name,
+                date=story.created_at.strftime("%Y-%m-%d"),
+                url=thread_url(base_url, slug, story.thread_id),
+            )
+            for story in entry.stories
         ),
     )
 

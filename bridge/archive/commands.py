@@ -130,7 +130,9 @@ async def _tags(store: Store, loaded: LoadedConfig, args: argparse.Namespace) ->
             added = await store.tags.tag_thread(community.id, args.thread, new, now=datetime.now(UTC))
             print(f"thread {args.thread}: added {', '.join(added) or 'nothing new'}")
         else:
-            removed = await store.tags.untag_thread(args.thread, names + [w.lower() for w in unknown])
+            removed = await store.tags.untag_thread(
+                args.thread, names + [w.lower() for w in unknown], by=CLI_ACTOR
+            )
             print(f"thread {args.thread}: removed {', '.join(removed) or 'nothing'}")
         return 0
     usage = await tag_overview(store, community)
@@ -175,32 +177,36 @@ async def _practices(
             return 0
         if action == "set-summary":
             assert summary is not None
-            done = await store.practices.set_summary(args.thread, summary, now=now)
+            done = await store.practices.set_summary(args.thread, summary, now=now, by=CLI_ACTOR)
             if done is None:
                 print(f"icop: thread {args.thread} is not a practice: confirm it first", file=sys.stderr)
                 return 2
             print(f"thread {args.thread}: summary of “{done.title}” written ({len(done.summary)} characters)")
             return 0
-        removed = await store.practices.withdraw(args.thread)
+        removed = await store.practices.withdraw(args.thread, by=CLI_ACTOR)
         print(f"thread {args.thread}: {'no longer a practice' if removed else 'was not a practice'}")
         return 0 if removed else 1
     state = None if args.state == "all" else PracticeState(args.state)
     listed = await store.practices.in_community(community.id, state)
     thread_tags = await store.tags.of_threads(p.thread_id for p in listed)
+    stories = await store.stories.count_by_thread(p.thread_id for p in listed)
     for practice in listed:
         names = [t.name for t in thread_tags.get(practice.thread_id, [])]
         url = thread_url(loaded.config.base_url, community.slug, practice.thread_id)
+        told = stories.get(practice.thread_id, 0)
         if args.json:
-            print(json.dumps(_practice_json(practice, names, url), ensure_ascii=False))
+            print(json.dumps(_practice_json(practice, names, url, told), ensure_ascii=False))
         else:
             tags_shown = " ".join(f"#{n}" for n in names)
-            print(f"{practice.thread_id:>7}  {practice.state.value:<9} {practice.title}  {tags_shown}")
+            told_shown = f"  ({told} stor{'y' if told == 1 else 'ies'})" if told else ""
+            head = f"{practice.thread_id:>7}  {practice.state.value:<9} {practice.title}"
+            print(f"{head}  {tags_shown}{told_shown}")
     if not args.json:
         print(f"{len(listed)} practice{'' if len(listed) == 1 else 's'}", file=sys.stderr)
     return 0
 
 
-def _practice_json(practice: PracticeRecord, tags: list[str], url: str) -> dict[str, object]:
+def _practice_json(practice: PracticeRecord, tags: list[str], url: str, stories: int) -> dict[str, object]:
     """The stable ``--json`` shape of one practice (documented in the README)."""
     return {
         "thread": practice.thread_id,
@@ -214,6 +220,7 @@ def _practice_json(practice: PracticeRecord, tags: list[str], url: str) -> dict[
         "created_at": practice.created_at.isoformat(),
         "confirmed_at": practice.confirmed_at.isoformat() if practice.confirmed_at else None,
         "updated_at": practice.updated_at.isoformat(),
+        "stories": stories,
     }
 
 

@@ -7,12 +7,13 @@ Secrets are never values here, only references: ``*_env`` names an environment v
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.config import validators
+from bridge.core.meeting_series import Cadence, MeetingSeries
 from bridge.core.tags.taxonomy import TagDefinition, Taxonomy
 
 EmailAddress = Annotated[str, AfterValidator(validators.email_address)]
@@ -325,6 +326,14 @@ class CommunityConfig(Section):
     """What a taxonomy keyword found in a post does. offer: the bridge suggests the tag in the room
     when a thread starts (and ``!icop tags`` lists suggestions); a core member files it with
     ``!icop tag``. apply: the tag is filed at once (source "keyword"). off: keywords are ignored."""
+    max_posts_per_hour: Annotated[int, Field(ge=1)] | None = None
+    """A member's posts (both channels) beyond this many in an hour are held for a convener, never
+    dropped; the member is told once, the conveners are told of the first such post in the hour.
+    Conveners and the core team have no limit. Unset: no limit."""
+    welcome: bool = True
+    """Welcome each newcomer once, on their channel: a member added here or subscribed by mail (a
+    mail), a member who only chats or anyone joining the room (a notice in the room). Members who were
+    there before this version count as welcomed."""
     member: list[MemberConfig] = []
     """The roster: conveners, core team, members and readers."""
     meeting: list[MeetingConfig] = []
@@ -344,6 +353,25 @@ class CommunityConfig(Section):
 def build_taxonomy(community: CommunityConfig) -> Taxonomy:
     """The core's taxonomy of one community's config."""
     return _definitions(community.taxonomy, free_tags=community.free_tags)
+
+
+def build_meeting_series(community: CommunityConfig) -> tuple[MeetingSeries, ...]:
+    """The core's meeting series of one community's config, each with its reminders."""
+    return tuple(
+        MeetingSeries(
+            key=m.id,
+            title=m.title,
+            cadence=Cadence(m.cadence),
+            first=m.first,
+            slots=tuple(m.slots),
+            time_zone=m.time_zone or community.time_zone,
+            duration=timedelta(minutes=m.duration_minutes),
+            call_url=m.call_url,
+            description=m.description,
+            reminders=tuple(timedelta(hours=h) for h in m.reminder_hours),
+        )
+        for m in community.meeting
+    )
 
 
 def _definitions(taxonomy: list[TaxonomyTag], *, free_tags: bool = True) -> Taxonomy:

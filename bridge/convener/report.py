@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from bridge.core.indicators import CYCLES_NEEDING_STORIES, DEFINITIONS, Report, ValueCycle
+from bridge.core.stories import excerpt
 
 DEFAULT_PERIOD = timedelta(days=30)
 
@@ -86,9 +87,28 @@ def as_table(report: Report, community: str) -> str:
         names = [n for n, (c, _) in DEFINITIONS.items() if c is cycle]
         for name in names:
             lines.append(f"  {name:<28} {_shown(report.values.get(name)):<24} {DEFINITIONS[name][1]}")
-        if cycle in CYCLES_NEEDING_STORIES:
+        if cycle is ValueCycle.REALIZED:
+            lines += _story_lines(report)
+        elif cycle in CYCLES_NEEDING_STORIES:
             lines.append("  (counts cannot show this value: read the members' value stories)")
     return "\n".join(lines)
+
+
+def _story_lines(report: Report) -> list[str]:
+    """The period's stories in the members' words: they speak for applied and realized value."""
+    if not report.stories:
+        return [
+            "  (counts cannot show this value: read the members' value stories; none was told in the "
+            "period: `!icop story TEXT` in a practice's thread, or #story in a post)"
+        ]
+    lines = ["  Value stories of the period (applied and realized value, in the members' words):"]
+    for story in report.stories:
+        about = f" about “{story.practice}”" if story.practice else f" about thread {story.thread_id}"
+        lines.append(
+            f"  - {story.created_at:%Y-%m-%d} {story.author_name or story.author}{about}: "
+            f"“{excerpt(story.text)}”"
+        )
+    return lines
 
 
 def _plain(value: object) -> str:

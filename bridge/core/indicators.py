@@ -88,11 +88,17 @@ class FeedbackFact:
 
 @dataclass(frozen=True, slots=True)
 class StoryFact:
-    """A member's account of how a practice or thread helped them: the applied and realized value."""
+    """A member's account of how a practice or thread helped them: the applied and realized value.
+
+    ``thread_id`` is the thread it cites; ``practice`` that thread's practice title, when it is one;
+    ``author_name`` and ``text`` are what the report quotes."""
 
     thread_id: int
     author: str
     created_at: datetime
+    author_name: str = ""
+    text: str = ""
+    practice: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,7 @@ class Report:
     since: datetime
     until: datetime
     values: dict[str, object] = field(default_factory=dict)
+    stories: tuple[StoryFact, ...] = ()  # the period's stories, oldest first, for the report to quote
 
     def as_json(self) -> dict[str, object]:
         return {"since": self.since.isoformat(), "until": self.until.isoformat(), **self.values}
@@ -161,6 +168,9 @@ def compute(facts: CommunityFacts, since: datetime, until: datetime) -> Report:
     for post in posts:
         first_post_at.setdefault(post.author, post.created_at)
     newcomers = {a for a in participants if first_post_at[a] >= since}
+    told = tuple(
+        sorted((s for s in facts.stories if _in(s.created_at, since, until)), key=lambda s: s.created_at)
+    )
 
     values: dict[str, object] = {
         "posts": len(period),
@@ -191,9 +201,9 @@ def compute(facts: CommunityFacts, since: datetime, until: datetime) -> Report:
             and region(p.author) != region(parent.author)
         ),
         "digest_usefulness": _usefulness([f for f in facts.feedback if _in(f.created_at, since, until)]),
-        "stories": sum(1 for s in facts.stories if _in(s.created_at, since, until)),
+        "stories": len(told),
     }
-    return Report(since, until, values)
+    return Report(since, until, values, told)
 
 
 def _first_responses(roots: Sequence[PostFact], posts: Sequence[PostFact]) -> dict[int, PostFact]:

@@ -38,10 +38,13 @@ class MeetingSeries:
     duration: timedelta
     call_url: str | None = None
     description: str = ""
+    reminders: tuple[timedelta, ...] = ()  # how long before each meeting a reminder goes out
 
     def __post_init__(self) -> None:
         if not self.slots:
             raise ValueError("a meeting series needs at least one start time")
+        if any(before <= timedelta(0) for before in self.reminders):
+            raise ValueError("a reminder goes out before the meeting: give positive durations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,14 @@ def meetings_between(series: MeetingSeries, since: datetime, until: datetime) ->
         if found.start >= until:
             return
         if found.start >= since:
+            yield found
+
+
+def meetings_after(series: MeetingSeries, moment: datetime) -> Iterator[Meeting]:
+    """Meetings starting after ``moment``, in order (an endless series: take what you need)."""
+    for number in range(MAX_MEETINGS):
+        found = meeting(series, number)
+        if found is not None and found.start > moment:
             yield found
 
 

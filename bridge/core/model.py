@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+BRIDGE_ORIGIN_PREFIX = "icop:"
+"""Origin keys of the posts the bridge writes itself (meeting reminders): no person wrote them, so the
+value indicators leave them out. Event ids start with ``$`` and Message-IDs never with this."""
+
 
 class Channel(StrEnum):
     """Where a post came from or goes to."""
@@ -72,6 +76,7 @@ class TagSource(StrEnum):
     MAIL_COMMAND = "mail-command"  # a Tags: line at the top of a reply
     KEYWORD = "keyword"  # suggested by the taxonomy's keywords and applied by the community's choice
     CONVENER = "convener"  # set by a convener on the command line or the web
+    MEETING = "meeting"  # a meeting's notes thread, opened by the bridge with the meeting's first reminder
 
 
 class PracticeState(StrEnum):
@@ -96,6 +101,7 @@ class DeliveryKind(StrEnum):
     EDIT = "edit"
     REDACTION = "redaction"
     NOTICE = "notice"
+    REMINDER = "reminder"  # a meeting reminder mailed to one member, in their time zone, with an invitation
 
 
 @dataclass(frozen=True, slots=True)

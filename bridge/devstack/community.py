@@ -76,13 +76,15 @@ def prepare_community(
     archive: str = "members",
     public_companion: bool = False,
     moderators_room: bool = False,
+    welcome: bool = False,
 ) -> DemoCommunity:
     """Register the bot and two chat members, create the room, write ``directory/icop.toml``.
 
     ``extra_config`` is added at the top level, ``community_config`` at the end of the community's
     table (e.g. ``[[community.taxonomy]]`` entries). ``archive`` is the community's archive setting;
     ``public_companion`` adds a second community with a public archive and a room of its own, whose
-    roster adds Bo, who is a member of it only.
+    roster adds Bo, who is a member of it only. Welcomes are off unless ``welcome``: the scripted
+    conversations of the demo, the benchmark and the tests count the mail each member receives.
     """
     directory.mkdir(parents=True, exist_ok=True)
     bot = stack.register_user(f"icop{user_suffix}", DEMO_PASSWORD)
@@ -156,6 +158,7 @@ def prepare_community(
             list_domain=LIST_DOMAIN,
             user_suffix=user_suffix,
             moderators_room_id=moderators_room_id,
+            welcome=welcome,
         )
     )
     return DemoCommunity(
@@ -201,6 +204,7 @@ def _config_text(
     list_domain: str,
     user_suffix: str,
     moderators_room_id: str | None = None,
+    welcome: bool = False,
 ) -> str:
     roster = _roster([m for key, m in members.items() if key != "bo"])
     second = ""
@@ -214,6 +218,7 @@ room = "{companion.room_alias}"
 list_address = "{companion.slug}{user_suffix}@{list_domain}"
 time_zone = "America/New_York"
 archive = "public"
+welcome = {"true" if welcome else "false"}
 {_roster([members[key] for key in companion.members])}"""
     port = web_port or 8080
     return f"""# A demo community on the local stack (written by bridge.devstack.community).
@@ -259,6 +264,7 @@ batch_quiet_seconds = {batch_quiet_seconds}
 batch_max_delay_seconds = {max(batch_quiet_seconds * 6, 30)}
 archive = "{archive}"
 description = "Project leads from every region compare how they plan, estimate and run reviews."
+welcome = {"true" if welcome else "false"}
 {f'moderators_room = "{moderators_room_id}"' if moderators_room_id else ""}
 {community_extra}
 {roster}{second}"""

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bridge.config import LoadedConfig
+from bridge.config.schema import build_meeting_series
 from bridge.digest.desk import SubscriptionDesk
-from bridge.digest.meetings import MeetingSource
+from bridge.digest.meetings import ConfiguredMeetings, MeetingSource
 from bridge.digest.service import DigestService
 from bridge.email.smtp import SmtpSender
 from bridge.logs import SecretRedactor
@@ -71,13 +72,19 @@ class DigestComponent:
             key,
             self.smtp,
             worker=f"{socket.gethostname()}:{os.getpid()}",
-            meetings=self.meetings,
+            meetings=self.meetings
+            or ConfiguredMeetings(
+                {c.slug: build_meeting_series(c) for c in self.loaded.config.community}, self._slugs
+            ),
             concurrency=smtp.connections * 2,
             clock=self.clock,
         )
         self.desk = SubscriptionDesk(
             self.loaded, self.store, key, self.smtp, renderer=self.renderer, clock=self.clock
         )
+
+    async def _slugs(self) -> dict[int, str]:
+        return {c.id: c.slug for c in await self.store.communities.all()}
 
     async def stop(self) -> None:
         if self.smtp is not None:

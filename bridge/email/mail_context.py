@@ -68,3 +68,42 @@ class NoticeContext(FooterContext):
     paragraphs: list[str]
     items: list[str]
     actions: list[NoticeAction]
+
+
+class ReminderContext(FooterContext):
+    """``reminder.*.j2``: a meeting reminder to one member, in their own time zone."""
+
+    title: str
+    community: str
+    lead: str  # "24 hours": how long before the start this reminder goes out
+    when_local: str  # the member's local time of the meeting, with the zone named
+    when_utc: str
+    call_url: str | None
+    description: str
+    opens_notes: bool  # this mail starts the meeting's notes thread
+
+
+class NamedLink(TypedDict):
+    label: str
+    url: str
+
+
+class WelcomeContext(TypedDict):
+    """``email/welcome.*.j2`` and ``room/welcome.*.j2``: what a newcomer needs to take part."""
+
+    person: str  # the newcomer's name
+    member: bool  # a member (may post), or a visitor of the room who is not one yet
+    reader: bool  # a member who only reads (digests)
+    community: str
+    mission: str  # the community's description
+    conveners: list[str]
+    core_team: list[str]
+    list_address: str
+    request_address: str  # LIST+request@domain: subscription and digest commands by mail
+    room: str  # the room's alias (or id)
+    room_url: str  # a matrix.to link to it
+    archive_url: str
+    practices_url: str
+    tags: list[NamedLink]  # the main tags, most used first
+    practices: list[NamedLink]  # confirmed practices
+    meetings: list[str]  # the coming meetings, in the newcomer's zone

@@ -29,6 +29,7 @@ from bridge.core.message_ids import parse_message_id
 from bridge.core.model import Attachment, Channel
 from bridge.core.subjects import list_subject, reply_subject
 from bridge.email.addresses import ListIdentity
+from bridge.email.calendar import FILENAME, METHOD
 from bridge.email.header_fold import COMPOSE_POLICY
 from bridge.email.mail_context import (
     BatchContext,
@@ -39,6 +40,8 @@ from bridge.email.mail_context import (
     NoticeAction,
     NoticeContext,
     PostContext,
+    ReminderContext,
+    WelcomeContext,
 )
 from bridge.email.outgoing import (
     BatchEntry,
@@ -47,6 +50,7 @@ from bridge.email.outgoing import (
     OutgoingEdit,
     OutgoingNotice,
     OutgoingPost,
+    OutgoingReminder,
 )
 from bridge.formatting.markdown import markdown_to_html
 from bridge.formatting.sanitize import sanitize_html
@@ -60,11 +64,14 @@ __all__ = [
     "OutgoingEdit",
     "OutgoingNotice",
     "OutgoingPost",
+    "OutgoingReminder",
     "as_smtp_bytes",
     "compose_batch_mail",
     "compose_edit_mail",
     "compose_notice_mail",
     "compose_post_mail",
+    "compose_reminder_mail",
+    "compose_welcome_mail",
     "thread_references",
 ]
 
@@ -127,22 +134,84 @@ def compose_batch_mail(mail: OutgoingBatch, *, renderer: Renderer | None = None)
     return message
 
 
+def compose_reminder_mail(mail: OutgoingReminder, *, renderer: Renderer | None = None) -> EmailMessage:
+    """A meeting reminder in its notes thread, with the invitation as an RFC 6047 ``text/calendar``
+    alternative (``method=PUBLISH``) and as an ``invite.ics`` file for clients that ignore the former."""
+    context: ReminderContext = {
+        **_footer(mail),
+        "title": mail.title,
+        "community": _community_name(mail.community),
+        "lead": mail.lead,
+        "when_local": mail.when_local,
+        "when_utc": mail.when_utc,
+        "call_url": _ascii_url(mail.call_url) if mail.call_url else None,
+        "description": mail.description,
+        "opens_notes": mail.opens_notes,
+    }
+    message = _list_message(mail, _community_name(mail.community))
+    text, html = _renderer(renderer).render_pair("email/reminder", context)
+    _set_body(message, text, html, ())
+    _add_calendar(message, mail.calendar)
+    return message
+
+
+def _add_calendar(message: EmailMessage, calendar: bytes) -> None:
+    """The invitation inside ``multipart/alternative`` (what Outlook and Gmail show as an event) and
+    as a file (what every other client offers to open). Base64 keeps its CRLF lines intact."""
+    if message.get_content_type() != "multipart/alternative":
+        raise ValueError("a reminder mail is its text and HTML alternatives before the invitation")
+    message.add_alternative(
+        calendar.decode("utf-8"), subtype="calendar", charset="utf-8", cte="base64", params={"method": METHOD}
+    )
+    message.add_attachment(calendar, maintype="application", subtype="ics", filename=FILENAME)
+    for part in message.walk():
+        if part is not message:
+            del part["MIME-Version"]
+
+
 def compose_notice_mail(notice: OutgoingNotice, *, renderer: Renderer | None = None) -> EmailMessage:
     """A notice from the bridge to one person, marked as automatic."""
     community = notice.community
     subject = list_subject(notice.subject, community.subject_prefix)
     context: NoticeContext = {
-        "subject": subject,
-        "community_name": _community_name(community),
-        "reply_hint": False,
-        "archive_url": None,
-        "unsubscribe_url": None,
-        "footer_lines": list(notice.footer_lines),
+        **_notice_footer(notice, subject),
         "title": notice.title,
         "paragraphs": list(notice.paragraphs),
         "items": list(notice.items),
         "actions": [NoticeAction(label=label, url=_ascii_url(url)) for label, url in notice.actions],
     }
+    message = _notice_message(notice, subject)
+    text, html = _renderer(renderer).render_pair("email/notice", context)
+    _set_body(message, text, html, ())
+    return message
+
+
+def compose_welcome_mail(
+    notice: OutgoingNotice, welcome: WelcomeContext, *, renderer: Renderer | None = None
+) -> EmailMessage:
+    """A newcomer's welcome: headers of a notice (``title`` and ``paragraphs`` unused), body from the
+    ``email/welcome`` pair."""
+    subject = list_subject(notice.subject, notice.community.subject_prefix)
+    message = _notice_message(notice, subject)
+    context = {**_notice_footer(notice, subject), **welcome}
+    text, html = _renderer(renderer).render_pair("email/welcome", context)
+    _set_body(message, text, html, ())
+    return message
+
+
+def _notice_footer(notice: OutgoingNotice, subject: str) -> FooterContext:
+    return {
+        "subject": subject,
+        "community_name": _community_name(notice.community),
+        "reply_hint": False,
+        "archive_url": None,
+        "unsubscribe_url": None,
+        "footer_lines": list(notice.footer_lines),
+    }
+
+
+def _notice_message(notice: OutgoingNotice, subject: str) -> EmailMessage:
+    community = notice.community
     message = EmailMessage(policy=COMPOSE_POLICY)
     message["From"] = Address(
         _community_name(community), addr_spec=notice.from_address or community.list_address
@@ -157,8 +226,6 @@ def compose_notice_mail(notice: OutgoingNotice, *, renderer: Renderer | None = N
     message["X-Loop"] = community.list_address
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    text, html = _renderer(renderer).render_pair("email/notice", context)
-    _set_body(message, text, html, ())
     return message
 
 

@@ -86,6 +86,22 @@ class OutgoingBatch(ListMail):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OutgoingReminder(ListMail):
+    """A meeting reminder to one member, in the meeting's notes thread: the time in the member's own
+    zone (``when_local``) and in UTC, the call link, and ``calendar``, the ``.ics`` invitation
+    (``bridge.email.calendar``) carried as an RFC 6047 ``text/calendar`` part and as a file."""
+
+    title: str
+    lead: str
+    when_local: str
+    when_utc: str
+    call_url: str | None = None
+    description: str = ""
+    opens_notes: bool = True
+    calendar: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutgoingNotice:
     """A notice from the bridge to one person (held messages, dead deliveries): not list mail, marked
     ``Auto-Submitted: auto-generated`` so no responder answers it. ``from_address`` defaults to the

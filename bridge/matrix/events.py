@@ -91,6 +91,16 @@ class MatrixReaction:
 
 
 @dataclass(frozen=True, slots=True)
+class MatrixJoin:
+    """``user_id`` joined the room (not a profile change of someone already in it): a newcomer to greet."""
+
+    room_id: str
+    event_id: str
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class MatrixIgnored:
     """An event that is not relayed, and why (``detail`` is one line for the log)."""
 
@@ -112,7 +122,15 @@ class MatrixUnreadable:
     reason: str
 
 
-MatrixEvent = MatrixMessage | MatrixEdit | MatrixRedaction | MatrixReaction | MatrixIgnored | MatrixUnreadable
+MatrixEvent = (
+    MatrixMessage
+    | MatrixEdit
+    | MatrixRedaction
+    | MatrixReaction
+    | MatrixJoin
+    | MatrixIgnored
+    | MatrixUnreadable
+)
 
 
 @dataclass(frozen=True, slots=True)

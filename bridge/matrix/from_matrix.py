@@ -26,6 +26,7 @@ from bridge.matrix.events import (
     MatrixEdit,
     MatrixEvent,
     MatrixIgnored,
+    MatrixJoin,
     MatrixMessage,
     MatrixReaction,
     MatrixRedaction,
@@ -124,6 +125,24 @@ def convert_event(
     )
     falling_back = thread_root is not None and relates.get("is_falling_back") is True
     return MatrixMessage(room_id, message, msgtype, reply_is_fallback=falling_back and reply_to is not None)
+
+
+def convert_join(event: Mapping[str, Any], *, room_id: str, bot_user_id: str) -> MatrixJoin | None:
+    """A ``m.room.member`` event that is someone's arrival in the room; None for anything else (a
+    profile change, a leave, an invite, the bot itself)."""
+    if event.get("type") != "m.room.member":
+        return None
+    user_id, event_id = _text(event, "state_key"), _text(event, "event_id")
+    content = _mapping(event.get("content")) or {}
+    previous = _mapping((_mapping(event.get("unsigned")) or {}).get("prev_content")) or {}
+    if user_id is None or event_id is None or user_id == bot_user_id or not user_id.startswith("@"):
+        return None
+    if content.get("membership") != "join" or previous.get("membership") == "join":
+        return None
+    name = _text(content, "displayname")
+    return MatrixJoin(
+        room_id, event_id, user_id, name.strip() if name and name.strip() else default_display_name(user_id)
+    )
 
 
 class MemberNames:

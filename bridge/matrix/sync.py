@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from bridge.health import LoopStatus
 from bridge.matrix.events import MatrixEvent, MatrixUnreadable, SyncBatch
-from bridge.matrix.from_matrix import MemberNames, convert_event
+from bridge.matrix.from_matrix import MemberNames, convert_event, convert_join
 from bridge.matrix.session import (
     CLIENT_API,
     MatrixAuthError,
@@ -219,6 +219,9 @@ class SyncLoop:
         for event in raw:
             if event.get("type") == "m.room.member":
                 self._names.observe(room_id, event)
+                joined = convert_join(event, room_id=room_id, bot_user_id=self.session.user_id)
+                if joined is not None:
+                    converted.append(joined)  # a newcomer, to welcome
                 continue
             event_id = event.get("event_id")
             if isinstance(event_id, str):

@@ -146,7 +146,7 @@ class BounceHandler:
         log.warning("bounce from %s", member.email, extra=_extra(community, outcome))
         if suspend:
             await self.store.communities.set_state(
-                member.membership_id, MembershipState.SUSPENDED, reason=BOUNCES_REASON
+                member.membership_id, MembershipState.SUSPENDED, reason=BOUNCES_REASON, by="bounces"
             )
             log.warning(
                 "list mail to %s suspended: bounce score %.2f reached %.2f",

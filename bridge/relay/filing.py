@@ -7,6 +7,10 @@ post. What people are told goes through the outbox in the same transaction (``br
 a proposed practice (the room, in the thread; core members who only use mail, by mail) and the tags a
 new thread's keywords suggest (the room, in the thread, under ``keyword_tags = "offer"``).
 
+A post carrying ``#story`` tells a value story: it is kept beside the post (``bridge.store.stories``),
+cited to the thread its words link to, else its own; an edit retells or withdraws it, a deletion
+withdraws it.
+
 A core member's mail may start with ``Tags:`` / ``Practice:`` lines (``mail_lines``): they are taken
 out of the text before it is stored and relayed, and obeyed as the room commands would be.
 """
@@ -19,6 +23,7 @@ from datetime import datetime
 
 from bridge.core.commands import Permission, permits
 from bridge.core.model import Channel, DeliveryKind, DeliverySpec, InboundMessage, Recipient, TagSource
+from bridge.core.stories import cited_thread, story_words
 from bridge.core.tags.filing import (
     AUTOMATIC_SOURCES,
     FiledTag,
@@ -31,7 +36,7 @@ from bridge.core.tags.mail_lines import MailCommands, read_mail_commands
 from bridge.core.tags.taxonomy import Suggestion
 from bridge.formatting.tag_text import readable_text, strip_leading_lines
 from bridge.relay.community import CommunityContext
-from bridge.store import NewTag, PostRecord, Store, TagUsage, Transaction
+from bridge.store import NewStory, NewTag, PostRecord, Store, TagUsage, Transaction
 from bridge.store.outbox import create_deliveries
 
 log = logging.getLogger(__name__)
@@ -44,20 +49,40 @@ SUGGESTION_NOTICE = 3
 
 @dataclass(frozen=True, slots=True)
 class Writing:
-    """The words of a post the filing reads: its text, sanitised HTML, subject and author."""
+    """The words of a post the filing reads: its text, sanitised HTML, subject and author (the
+    address, and the name, person and channel a story is kept with)."""
 
     text: str
     html: str | None
     subject: str | None
     author: str
+    author_name: str = ""
+    channel: Channel = Channel.EMAIL
+    author_id: int | None = None
 
     @classmethod
-    def of_message(cls, message: InboundMessage) -> Writing:
-        return cls(message.text, message.html, message.subject, message.sender_address)
+    def of_message(cls, message: InboundMessage, author_id: int | None = None) -> Writing:
+        return cls(
+            message.text,
+            message.html,
+            message.subject,
+            message.sender_address,
+            message.sender_name,
+            message.channel,
+            author_id,
+        )
 
     @classmethod
     def of_post(cls, post: PostRecord) -> Writing:
-        return cls(post.text, post.html, post.subject, post.author_address)
+        return cls(
+            post.text,
+            post.html,
+            post.subject,
+            post.author_address,
+            post.author_name,
+            post.origin_channel,
+            post.author_id,
+        )
 
     def body(self) -> str:
         """The author's words: HTML says best what is code or a quote, when there is HTML."""
@@ -73,6 +98,7 @@ class Filed:
     proposed: bool = False
     confirmed: bool = False
     notices: int = 0  # outbox rows queued to tell people
+    story: bool = False  # the post tells a value story, now kept
 
 
 def take_mail_commands(
@@ -191,6 +217,9 @@ class ArchiveFiling:
             notice = DeliverySpec(Channel.MATRIX, community.room_id, DeliveryKind.NOTICE)
             await create_deliveries(post_id, [notice], revision=SUGGESTION_NOTICE, now=now, tx=tx)
             filed = replace(filed, notices=filed.notices + 1)
+        if found.story:
+            told = await self._keep_story(community, post_id, thread_id, writing, now, tx)
+            filed = replace(filed, story=told)
         return filed
 
     async def obey(
@@ -242,6 +271,15 @@ class ArchiveFiling:
                 filed = replace(filed, proposed=True, notices=told)
         elif changes.practice_removed:
             await self.store.practices.withdraw(post.thread_id, proposed_by=post.author_address, tx=tx)
+        if after.story:
+            edited = replace(Writing.of_post(post), text=text, html=html)
+            words = story_words(edited.body())
+            cited = await self._cited(community, edited, post.thread_id, tx)
+            if not await self.store.stories.retell(post.id, words, cited, now=now, tx=tx):
+                await self._keep_story(community, post.id, post.thread_id, edited, now, tx)
+            filed = replace(filed, story=True)
+        elif before.story:
+            await self.store.stories.withdraw(post.id, tx=tx)
         return filed
 
     async def unfile_deleted(self, post: PostRecord, *, tx: Transaction) -> Filed:
@@ -249,7 +287,47 @@ class ArchiveFiling:
         names = [t.name for t in await self.store.tags.of_post(post.id) if t.source in AUTOMATIC_SOURCES]
         untagged = await self.store.tags.unfile_post(post.thread_id, post.id, names, tx=tx)
         await self.store.practices.withdraw(post.thread_id, proposed_by=post.author_address, tx=tx)
+        await self.store.stories.withdraw(post.id, tx=tx)
         return Filed(untagged=tuple(untagged))
+
+    async def _keep_story(
+        self,
+        community: CommunityContext,
+        post_id: int,
+        thread_id: int,
+        writing: Writing,
+        now: datetime,
+        tx: Transaction,
+    ) -> bool:
+        """Keep the value story a post tells, cited to the thread its words link to, else its own."""
+        story = NewStory(
+            community_id=community.id,
+            thread_id=await self._cited(community, writing, thread_id, tx),
+            post_id=post_id,
+            author_id=writing.author_id,
+            author_name=writing.author_name or writing.author,
+            author_address=writing.author,
+            channel=writing.channel,
+            text=story_words(writing.body()),
+        )
+        kept = await self.store.stories.record(story, now=now, tx=tx)
+        if kept:
+            log.info(
+                "value story kept",
+                extra={"community": community.slug, "post": post_id, "thread_id": story.thread_id},
+            )
+        return kept
+
+    async def _cited(
+        self, community: CommunityContext, writing: Writing, thread_id: int, tx: Transaction
+    ) -> int:
+        """The thread a story's words link to, when it is one of this community's; else its own."""
+        cited = cited_thread(writing.text, community.slug, thread_id)
+        if cited != thread_id:
+            thread = await self.store.posts.thread(cited, tx=tx)
+            if thread is None or thread.community_id != community.id:
+                return thread_id
+        return cited
 
     async def _subject(self, thread_id: int, tx: Transaction) -> str:
         thread = await self.store.posts.thread(thread_id, tx=tx)
@@ -292,7 +370,9 @@ class ArchiveFiling:
         ]
         remove = [name for w in commands.remove if (name := taxonomy.resolve(w)) is not None]
         tagged = await self.store.tags.tag_thread(community.id, thread_id, add, now=now, tx=tx)
-        untagged = await self.store.tags.untag_thread(thread_id, remove, tx=tx) if remove else []
+        untagged = (
+            await self.store.tags.untag_thread(thread_id, remove, by=author, now=now, tx=tx) if remove else []
+        )
         confirmed = False
         if commands.practice is not None:
             await self.store.practices.confirm(

@@ -138,5 +138,5 @@ class MailInbound:
         if member is None:
             log.info("unsubscribe request from a non-member", extra={"community": community.slug})
             return
-        await self.store.communities.set_delivery(member.membership_id, DeliveryMode.NONE)
+        await self.store.communities.set_delivery(member.membership_id, DeliveryMode.NONE, by=sender)
         log.info("member unsubscribed by mail", extra={"community": community.slug, "member": sender})

@@ -15,12 +15,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from bridge.core.commands import parse_command
+from bridge.core.commands.stories import StoryCommand
 from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState, InboundMessage, PostState
+from bridge.core.stories import story_post_text
 from bridge.matrix.events import (
     IgnoredBecause,
     MatrixEdit,
     MatrixEvent,
     MatrixIgnored,
+    MatrixJoin,
     MatrixMessage,
     MatrixReaction,
     MatrixRedaction,
@@ -55,7 +59,9 @@ class MatrixInbound:
         faults: Faults = NO_FAULTS,
         moderators: Callable[[], Mapping[str, CommunityContext]] = dict,
         in_moderators_room: Callable[[CommunityContext, InboundMessage], Awaitable[None]] | None = None,
+        on_join: Callable[[CommunityContext, MatrixJoin], Awaitable[None]] | None = None,
     ) -> None:
+        self.on_join = on_join  # newcomers in the room are welcomed (bridge.relay.welcomes)
         self.moderators = moderators  # moderators' room id → its community, read at each batch
         self.in_moderators_room = in_moderators_room  # answers commands there (bridge.relay.moderation)
         self.shunt = shunt  # parks an event that cannot be handled (bridge.relay.shunt)
@@ -113,6 +119,9 @@ class MatrixInbound:
             await self._redact(community, event)
         elif isinstance(event, MatrixReaction):
             await self._react(community, event)
+        elif isinstance(event, MatrixJoin):
+            if self.on_join is not None:
+                await self.on_join(community, event)
         elif isinstance(event, MatrixIgnored):
             # Our own events are routine; anything else not relayed is worth a line at the default level.
             own = event.reason in (IgnoredBecause.OWN_EVENT, IgnoredBecause.OWN_MARKER)
@@ -129,6 +138,10 @@ class MatrixInbound:
         return await with_files(message, community.config.max_attachment_bytes, self.download)
 
     async def _edit(self, community: CommunityContext, edit: MatrixEdit) -> None:
+        told = parse_command(edit.text)
+        if isinstance(told, StoryCommand):
+            # A story told with ``!icop story`` is edited as the post it became: its words and marker.
+            edit = replace(edit, text=story_post_text(told.text), html=None)
         posts = self.store.posts
         found = await posts.by_event_ids(community.id, [edit.target_event_id])
         ref = found.get(edit.target_event_id)
@@ -218,7 +231,12 @@ def event_id_of(event: MatrixEvent) -> str:
 
 
 def _to_park(community: CommunityContext, event: MatrixEvent, source: Mapping[str, Any]) -> NewParked:
-    sender = event.message.sender_address if isinstance(event, MatrixMessage) else event.sender
+    if isinstance(event, MatrixMessage):
+        sender = event.message.sender_address
+    elif isinstance(event, MatrixJoin):
+        sender = event.user_id
+    else:
+        sender = event.sender
     text = event.message.text if isinstance(event, MatrixMessage) else None
     return NewParked(
         channel=Channel.MATRIX,

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bridge.core.commands import CORE_TEAM_ROLES
 from bridge.core.message_ids import post_id_from_message_id
-from bridge.core.model import Channel, DeliverySpec, InboundMessage, PostState, Recipient
+from bridge.core.model import Channel, DeliveryKind, DeliverySpec, InboundMessage, PostState, Recipient
 from bridge.core.routing import batch_key, plan_deliveries
 from bridge.core.subjects import normalize_subject, parse_subject, subject_from_text
 from bridge.core.tags.mail_lines import MailCommands
@@ -28,12 +29,29 @@ from bridge.metrics import Metrics
 from bridge.relay.community import CommunityContext
 from bridge.relay.faults import NO_FAULTS, Faults, FaultStage
 from bridge.relay.filing import ArchiveFiling, Filed, Writing, take_mail_commands
-from bridge.store import NewThread, RawMessage, Store, Transaction
+from bridge.store import NewThread, RawMessage, Store, Transaction, audit
 from bridge.store.batches import Batches
+from bridge.store.outbox import create_deliveries
 
 log = logging.getLogger(__name__)
 
 SUBJECT_WINDOW = timedelta(days=14)
+RATE_WINDOW = timedelta(hours=1)
+RATE_LIMIT_NOTICE = 4
+"""Notice revision (``bridge.relay.notices``): a member's post was held for the rate limit; the room
+and, for a mail, its author are told once an hour."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateHold:
+    """A member's post held for the community's ``max_posts_per_hour``; ``first`` of the hour."""
+
+    limit: int
+    first: bool
+
+    @property
+    def reason(self) -> str:
+        return f"over the limit of {self.limit} posts an hour"
 
 
 class IngestStatus(StrEnum):
@@ -124,6 +142,10 @@ class Ingestor:
             )
             return IngestOutcome(IngestStatus.IGNORED)
         banned = self.gate is not None and await self.gate.banned(community, message.sender_address)
+        rate = None
+        if is_member and not banned and hold is None and author is not None:
+            rate = await self._over_rate(community, author, now)
+            hold = rate.reason if rate is not None else None
         held = not banned and ((not is_member and policy == "hold") or hold is not None)
         commands = MailCommands(text=message.text)
         if not banned and not held:
@@ -156,7 +178,7 @@ class Ingestor:
         deliveries = (
             []
             if banned
-            else await self._held_notices(community)
+            else await self._held_notices(community, rate)
             if held
             else plan_deliveries(
                 message.channel,
@@ -187,6 +209,8 @@ class Ingestor:
             )
             self.faults.check(FaultStage.STORE, f"{message.subject or ''}\n{message.text}")
             keys = {d.batch_key for d in deliveries if d.batch_key}
+            if not result.duplicate and state is not PostState.VISIBLE:
+                await self._audit_refusal(community, message, result.post_id, state, hold, rate, now, inner)
             if not result.duplicate:
                 for key in keys:
                     await self.batches.extend(
@@ -198,7 +222,7 @@ class Ingestor:
                         post_id=result.post_id,
                         thread_id=result.thread_id,
                         new_thread=isinstance(target, NewThread),
-                        writing=Writing.of_message(message),
+                        writing=Writing.of_message(message, author.person_id if author else None),
                         now=now,
                         tx=inner,
                         commands=commands,
@@ -221,12 +245,69 @@ class Ingestor:
                 **({"hold_reason": hold} if held and hold else {}),
                 **({"tagged": ",".join(filed.tagged)} if filed.tagged else {}),
                 **({"practice": "proposed"} if filed.proposed else {}),
+                **({"story": True} if filed.story else {}),
             },
         )
         return IngestOutcome(status, result.post_id, result.thread_id, len(deliveries), choice.reason.value)
 
-    async def _held_notices(self, community: CommunityContext) -> list[DeliverySpec]:
-        return await self.gate.held_notices(community) if self.gate is not None else []
+    async def _held_notices(self, community: CommunityContext, rate: RateHold | None) -> list[DeliverySpec]:
+        """Who is told of a held post. Over the rate limit only the first post of the hour tells anyone:
+        the conveners by mail here, the room and the member with ``RATE_LIMIT_NOTICE`` rows."""
+        if self.gate is None or (rate is not None and not rate.first):
+            return []
+        notices = await self.gate.held_notices(community)
+        return [n for n in notices if n.channel is Channel.EMAIL] if rate is not None else notices
+
+    async def _over_rate(
+        self, community: CommunityContext, author: Recipient, now: datetime
+    ) -> RateHold | None:
+        """The member wrote ``max_posts_per_hour`` posts in the hour before ``now`` (conveners and the
+        core team are never limited)."""
+        limit = community.config.max_posts_per_hour
+        if limit is None or author.role in CORE_TEAM_ROLES:
+            return None
+        recent = await self.store.posts.recent_by_author(community.id, author.person_id, now - RATE_WINDOW)
+        written = recent.get(PostState.VISIBLE, 0) + recent.get(PostState.HELD, 0)
+        if written < limit:
+            return None
+        log.info(
+            "post over the rate limit: held",
+            extra={"community": community.slug, "member": author.email or author.matrix_id, "limit": limit},
+        )
+        return RateHold(limit, first=recent.get(PostState.HELD, 0) == 0)
+
+    async def _audit_refusal(
+        self,
+        community: CommunityContext,
+        message: InboundMessage,
+        post_id: int,
+        state: PostState,
+        hold: str | None,
+        rate: RateHold | None,
+        now: datetime,
+        tx: Transaction,
+    ) -> None:
+        """A held or refused post goes in the audit log; the first over the rate limit tells its
+        author and the room (``RATE_LIMIT_NOTICE``)."""
+        if state is PostState.REJECTED:
+            await audit.record(
+                tx, community.id, None, "post.refuse", f"post {post_id}", "banned sender", now=now
+            )
+            return
+        reason = hold or "not a member"
+        await audit.record(
+            tx, community.id, message.sender_address, "post.hold", f"post {post_id}", reason, now=now
+        )
+        if rate is None or not rate.first:
+            return
+        told = (
+            [DeliverySpec(Channel.MATRIX, community.room_id, DeliveryKind.NOTICE)]
+            if community.room_id
+            else []
+        )
+        if message.channel is Channel.EMAIL:
+            told.append(DeliverySpec(Channel.EMAIL, message.sender_address, DeliveryKind.NOTICE))
+        await create_deliveries(post_id, told, revision=RATE_LIMIT_NOTICE, now=now, tx=tx)
 
     async def _author(
         self, community: CommunityContext, message: InboundMessage

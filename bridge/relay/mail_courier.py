@@ -44,6 +44,21 @@ UNSUBSCRIBE_PURPOSE = "unsubscribe"
 UNSUBSCRIBE_VALIDITY = timedelta(days=365)
 
 
+async def send_to_member(smtp: SmtpSender, message: EmailMessage, list_address: str, recipient: str) -> None:
+    """Send one mail of the list to one member, its return path naming them (VERP); the server's
+    refusal becomes the outbox's permanent or temporary failure."""
+    try:
+        await smtp.send(
+            as_smtp_bytes(message),
+            envelope_from=verp_address(list_address, recipient),
+            recipients=[recipient],
+        )
+    except SmtpPermanentError as error:
+        raise PermanentDeliveryError(str(error)) from error
+    except SmtpTemporaryError as error:
+        raise TemporaryDeliveryError(str(error)) from error
+
+
 def unsubscribe_url(base_url: str, key: bytes, membership_id: int, now: datetime) -> str:
     expires = (now + UNSUBSCRIBE_VALIDITY).replace(microsecond=0)
     token = sign_link_token(key, UNSUBSCRIBE_PURPOSE, str(membership_id), expires)
@@ -95,16 +110,7 @@ class MailCourier:
             message, message_id = self._edit(community, entry, first, conversation)
         else:
             message, message_id = await self._post(community, entry, first, conversation)
-        try:
-            await self.smtp.send(
-                as_smtp_bytes(message),
-                envelope_from=verp_address(community.config.list_address, entry.recipient),
-                recipients=[entry.recipient],
-            )
-        except SmtpPermanentError as error:
-            raise PermanentDeliveryError(str(error)) from error
-        except SmtpTemporaryError as error:
-            raise TemporaryDeliveryError(str(error)) from error
+        await send_to_member(self.smtp, message, community.config.list_address, entry.recipient)
         return message_id
 
     async def _conversation(self, post: PostRecord) -> Conversation:
@@ -127,10 +133,10 @@ class MailCourier:
         post = await self.store.posts.get(entry.post_id)
         return post if post is not None and post.state is PostState.VISIBLE else None
 
-    def _envelope(
+    def envelope(
         self, community: CommunityContext, entry: OutboxEntry, conversation: Conversation, message_id: str
     ) -> dict[str, object]:
-        """The fields every list mail to this member in this thread shares."""
+        """The fields every list mail to this member in this thread shares (meeting reminders too)."""
         now = self.clock()
         membership = entry.membership_id or 0
         token = sign_reply_token(self.signing_key, membership, conversation.post.thread_id)
@@ -157,7 +163,7 @@ class MailCourier:
         self, community: CommunityContext, entry: OutboxEntry, post: PostRecord, conversation: Conversation
     ) -> tuple[EmailMessage, str]:
         message_id = email_id(post, community.domain)
-        fields = self._envelope(community, entry, conversation, message_id)
+        fields = self.envelope(community, entry, conversation, message_id)
         mail = OutgoingPost(
             **fields,  # type: ignore[arg-type]
             author_name=post.author_name,
@@ -183,7 +189,7 @@ class MailCourier:
         self, community: CommunityContext, entry: OutboxEntry, post: PostRecord, conversation: Conversation
     ) -> tuple[EmailMessage, str]:
         message_id = post_message_id(post.id, community.domain, kind="edit", revision=entry.revision)
-        fields = self._envelope(community, entry, conversation, message_id)
+        fields = self.envelope(community, entry, conversation, message_id)
         # The correction answers the post it corrects.
         fields["in_reply_to"] = email_id(post, community.domain)
         fields["references"] = (*conversation.references(community.domain), email_id(post, community.domain))
@@ -205,7 +211,7 @@ class MailCourier:
         conversation: Conversation,
     ) -> tuple[EmailMessage, str]:
         message_id = post_message_id(posts[0].id, community.domain, kind="batch", revision=len(posts))
-        fields = self._envelope(community, entry, conversation, message_id)
+        fields = self.envelope(community, entry, conversation, message_id)
         entries = []
         for post in posts:
             entries.append(
@@ -227,7 +233,7 @@ class MailCourier:
         return compose_batch_mail(mail, renderer=self.renderer), message_id
 
 
-__all__ = ["ListMail", "MailCourier", "unsubscribe_url"]
+__all__ = ["ListMail", "MailCourier", "send_to_member", "unsubscribe_url"]
 
 
 _CACHED_POSTS = 64

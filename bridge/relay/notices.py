@@ -6,7 +6,9 @@ by mail queues one more mail, to its sender, with the reason. The row's ``revisi
 it is (``HELD_NOTICE`` or ``REJECTION_NOTICE``); its Message-ID comes from ``post_message_id(...,
 kind="notice")`` so the loop guard knows a reply or bounce of it. The archive's notices
 (``PRACTICE_NOTICE``, ``SUGGESTION_NOTICE``, queued by ``bridge.relay.filing``) are posted in the
-post's thread in the room; a practice proposal is also mailed to core members who do not chat.
+post's thread in the room; a practice proposal is also mailed to core members who do not chat. A
+member's post held for the rate limit (``RATE_LIMIT_NOTICE``, ``bridge.relay.ingest``) is told once an
+hour in the room and, when it came by mail, to its author.
 ``NoticeCourier`` wraps a channel's courier: notice rows are written here, every other row goes on to
 the wrapped courier.
 """
@@ -20,14 +22,15 @@ from bridge.core.loop_guard import ORIGIN_MARKER_KEY
 from bridge.core.message_ids import matrix_txn_id, post_message_id
 from bridge.core.model import Channel, DeliveryKind
 from bridge.core.tags.taxonomy import Suggestion
-from bridge.email.addresses import verp_address
-from bridge.email.outbound import OutgoingNotice, as_smtp_bytes, compose_notice_mail
-from bridge.email.smtp import SmtpPermanentError, SmtpSender, SmtpTemporaryError
+from bridge.email.outbound import OutgoingNotice, compose_notice_mail
+from bridge.email.smtp import SmtpSender
 from bridge.matrix.sender import MatrixSender
 from bridge.matrix.session import MatrixPermanentError, MatrixTemporaryError
 from bridge.relay.community import CommunityContext
 from bridge.relay.conversation import conversation_of
 from bridge.relay.filing import PRACTICE_NOTICE, SUGGESTION_NOTICE, Writing, suggestions
+from bridge.relay.ingest import RATE_LIMIT_NOTICE
+from bridge.relay.mail_courier import send_to_member
 from bridge.relay.worker import Courier, PermanentDeliveryError, TemporaryDeliveryError
 from bridge.rendering import Renderer
 from bridge.store import OutboxEntry, PostRecord, Store
@@ -73,6 +76,15 @@ def suggestion_notice_text(suggested: Sequence[Suggestion]) -> str:
 
 def channel_label(post: PostRecord) -> str:
     return "by email" if post.origin_channel is Channel.EMAIL else "in the room"
+
+
+def rate_notice_text(post: PostRecord, limit: int | None) -> str:
+    return (
+        f"Held for a convener: {post.author_name or post.author_address} wrote {limit} posts in the last "
+        f"hour, the most relayed without a look; post {post.id} ({channel_label(post)}) and their next "
+        f"ones this hour wait. Nothing is lost: `!icop approve {post.id}` relays it, `!icop held` lists "
+        "them."
+    )
 
 
 def held_notice_text(post: PostRecord) -> str:
@@ -133,13 +145,43 @@ class NoticeCourier:
             return await self._room_notice(community, entry, post)
         if entry.revision == PRACTICE_NOTICE:
             return await self._send_mail(community, entry, await self._practice_mail(community, entry, post))
+        if entry.revision == RATE_LIMIT_NOTICE:
+            return await self._send_mail(community, entry, self._rate_mail(community, entry, post))
         return await self._mail_notice(community, entry, post)
+
+    def _rate_mail(self, community: CommunityContext, entry: OutboxEntry, post: PostRecord) -> OutgoingNotice:
+        limit = community.config.max_posts_per_hour
+        return OutgoingNotice(
+            community=community.identity,
+            recipient=entry.recipient,
+            subject=f"Your message waits for a convener: {summary(post)}",
+            title="Your message waits for a convener",
+            message_id=post_message_id(post.id, community.domain, kind="notice", revision=entry.revision),
+            paragraphs=(
+                f"You have written {limit} messages to {community.config.list_address} in the last hour, "
+                "the most the list relays without a convener's look. Nothing is lost: your message "
+                f"(“{summary(post)}”) is held, and a convener will relay it.",
+                "Messages you send in the next hour wait the same way; after that they go out at once "
+                "again. This is the only notice you get this hour.",
+            ),
+            in_reply_to=post.email_message_id,
+            references=(post.email_message_id,) if post.email_message_id else (),
+            date=self.clock(),
+        )
 
     async def _room_notice(self, community: CommunityContext, entry: OutboxEntry, post: PostRecord) -> str:
         if self.matrix is None:
             raise PermanentDeliveryError("no Matrix sender for notices")
         if entry.revision in (PRACTICE_NOTICE, SUGGESTION_NOTICE):
             content = await self._thread_notice(community, entry, post)
+        elif entry.revision == RATE_LIMIT_NOTICE:
+            content = {
+                "msgtype": "m.notice",
+                "body": rate_notice_text(post, community.config.max_posts_per_hour),
+                ORIGIN_MARKER_KEY: {"notice": "rate-limit", "post": post.id},
+            }
+            if post.matrix_event_id:
+                content["m.relates_to"] = {"m.in_reply_to": {"event_id": post.matrix_event_id}}
         else:
             # Only the community's own room gets the short form; any other notice room is the moderators'.
             public = entry.recipient == community.room_id
@@ -201,16 +243,7 @@ class NoticeCourier:
         if self.smtp is None:
             raise PermanentDeliveryError("no SMTP sender for notices")
         mail = compose_notice_mail(notice, renderer=self.renderer)
-        try:
-            await self.smtp.send(
-                as_smtp_bytes(mail),
-                envelope_from=verp_address(community.config.list_address, entry.recipient),
-                recipients=[entry.recipient],
-            )
-        except SmtpPermanentError as error:
-            raise PermanentDeliveryError(str(error)) from error
-        except SmtpTemporaryError as error:
-            raise TemporaryDeliveryError(str(error)) from error
+        await send_to_member(self.smtp, mail, community.config.list_address, entry.recipient)
         return notice.message_id
 
     async def _thread_notice(

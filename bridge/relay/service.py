@@ -1,14 +1,17 @@
 """The relay as one daemon component: builds the adapters from config and hands their loops to the
 supervisor.
 
-Four loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
+The loops: the Matrix loop (log in, resolve and join the rooms, then sync forever), the mailbox loop
 (waits until every room id is known, so no mail is routed without its room, then reads the mailbox
-forever) and a delivery worker per channel. Each is restarted with backoff by the supervisor when it
-fails, so a homeserver or mail server that is down at start delays the bridge; it does not stop it.
+forever), a delivery worker per channel, the parked messages' retries and notices, the meeting
+reminders (``bridge.relay.reminders``, sleeping until the next reminder is due) and the welcomes of
+newcomers (``bridge.relay.welcomes``). Each is restarted with backoff by the supervisor when it fails,
+so a homeserver or mail server that is down at start delays the bridge; it does not stop it.
 
-The Matrix sync and the mailbox are read under a lease (``bridge.store.lease``): with several processes
-on one PostgreSQL, one of them reads each while the others stand by and deliver; on SQLite the one
-process holds both. Every process logs in and joins the rooms, since every process delivers.
+The Matrix sync, the mailbox, the parked messages, the reminders and the welcomes run under a lease
+(``bridge.store.lease``): with several processes on one PostgreSQL, one of them runs each while the
+others stand by and deliver; on SQLite the one process holds them all. Every process logs in and joins
+the rooms, since every process delivers.
 """
 
 from __future__ import annotations
@@ -59,9 +62,12 @@ from bridge.relay.moderation import JoinHints, Moderation, SenderGate
 from bridge.relay.notices import NoticeCourier
 from bridge.relay.parked import ParkedNotices, ParkedWork
 from bridge.relay.persistence import StoredInboxCursor, StoredMatrixLogin, StoredSince, sync_cursor_key
+from bridge.relay.reminder_mail import ReminderCourier
+from bridge.relay.reminders import Reminders
 from bridge.relay.room_commands import RoomCommands
 from bridge.relay.room_commands.families import every_family
 from bridge.relay.shunt import Shunt
+from bridge.relay.welcomes import Welcomer
 from bridge.relay.worker import Courier, DeliveryWorker
 from bridge.rendering import Renderer
 from bridge.store import Database, MemberRecord, OutboxEntry, RetryPolicy, Store
@@ -103,6 +109,9 @@ class RelayService:
             "mailbox": Lease(self.locks, f"mailbox {imap.user}@{imap.host}/{imap.mailbox}", label="mailbox"),
             # Parked messages are retried and told about by one process, so conveners hear once.
             "parked": Lease(self.locks, "parked messages", label="parked"),
+            # A meeting's reminders are posted by one process, so a room and a mailbox get each once.
+            "meetings": Lease(self.locks, "meeting reminders", label="meetings"),
+            "welcomes": Lease(self.locks, "welcomes", label="welcomes"),
         }
         outbox = config.outbox
         self.store = Store(
@@ -128,6 +137,8 @@ class RelayService:
         self.parked: ParkedWork | None = None
         self.shunt: Shunt | None = None
         self.moderators_rooms: dict[int, str] = {}  # community id → its moderators' room id, once joined
+        self.reminders: Reminders | None = None
+        self.welcomer: Welcomer | None = None
 
     # -- secrets -----------------------------------------------------------------------------
     def _read(self, ref: SecretRef | None) -> str | None:
@@ -154,6 +165,7 @@ class RelayService:
         )
         smtp = config.mail.smtp
         self.smtp = SmtpSender(smtp, self._read(loaded.secret(smtp.password_env, smtp.password_file)))
+        mail = MailCourier(self.store, self.smtp, self._by_id, key, config.base_url)
         couriers: dict[Channel, Courier] = {
             Channel.MATRIX: MatrixCourier(
                 self.store,
@@ -161,7 +173,8 @@ class RelayService:
                 self._by_id,
                 file_links=FileLinks(config.base_url, key),
             ),
-            Channel.EMAIL: MailCourier(self.store, self.smtp, self._by_id, key, config.base_url),
+            # Meeting reminders are list mail with a personal time and an invitation.
+            Channel.EMAIL: ReminderCourier(self.store, mail, self.smtp, self._by_id, config.base_url),
         }
         notices = MatrixSender(self.session)  # held-post notices ride the outbox like posts
         couriers = {
@@ -192,6 +205,16 @@ class RelayService:
             filing=self.filing,
             metrics=self.metrics,
             faults=self.faults,
+        )
+        self.reminders = Reminders(self.store, self._by_id, on_queued=self._wake, ready=self.rooms_ready.wait)
+        self.welcomer = Welcomer(
+            self.store,
+            self._by_id,
+            config.base_url,
+            smtp=self.smtp,
+            send=MatrixSender(self.session).send,
+            retry=self.store.outbox.policy,
+            ready=self.rooms_ready.wait,
         )
         imap = config.mail.imap
         mail_inbound = MailInbound(
@@ -260,12 +283,16 @@ class RelayService:
         return [*unsubscribe, *FilePages(self.store, self.signing_key, download=download).routes()]
 
     def loops(self) -> Mapping[str, Callable[[], Awaitable[None]]]:
+        assert self.reminders is not None
+        assert self.welcomer is not None
         return {
             "matrix": self._matrix_loop,
             "mailbox": self._mailbox_loop,
             "outbox.matrix": self.workers[Channel.MATRIX].run,
             "outbox.email": self.workers[Channel.EMAIL].run,
             "parked": self._parked_loop,
+            "meetings": self._reminders_loop,
+            "welcomes": self._welcomes_loop,
         }
 
     # -- loops -------------------------------------------------------------------------------
@@ -291,6 +318,7 @@ class RelayService:
                 search=ArchiveSearch(
                     self.store, str(self.loaded.config.base_url), self.loaded.config.community
                 ),
+                ingest=self.ingestor.ingest,
             ),
             hints=JoinHints(self.moderation),
         )
@@ -306,6 +334,7 @@ class RelayService:
             faults=self.faults,
             moderators=self._by_moderators_room,
             in_moderators_room=room_commands.in_moderators_room,
+            on_join=self.welcomer.room_joined if self.welcomer else None,
         )
         since = StoredSince(self.store.cursors, sync_cursor_key(session.user_id))
         sync = SyncLoop(
@@ -358,6 +387,14 @@ class RelayService:
         assert self.parked is not None
         await self.rooms_ready.wait()
         await self.leases["parked"].run(self.parked.run)
+
+    async def _reminders_loop(self) -> None:
+        assert self.reminders is not None
+        await self.leases["meetings"].run(self.reminders.run)
+
+    async def _welcomes_loop(self) -> None:
+        assert self.welcomer is not None
+        await self.leases["welcomes"].run(self.welcomer.run)
 
     async def _mailbox_loop(self) -> None:
         assert self.inbox is not None

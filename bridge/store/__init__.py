@@ -11,6 +11,7 @@ from bridge.store.communities import Communities
 from bridge.store.database import Database, DatabaseOpenError, DatabaseUrlError, Dialect, Transaction
 from bridge.store.digests import DigestRecord, Digests, FeedbackCounts
 from bridge.store.keyvalue import Cursors, Settings
+from bridge.store.meetings import MeetingReminders, ReminderRecord
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
 from bridge.store.parked import NewParked, ParkedMessages, ParkedRecord
@@ -31,9 +32,11 @@ from bridge.store.records import (
     ThreadRecord,
 )
 from bridge.store.search import Search, SearchHit
+from bridge.store.stories import NewStory, Stories, StoryRecord
 from bridge.store.subscriptions import ReaderRecord, RequestOutcome, SettingsChange, Subscriptions
 from bridge.store.tags import AppliedTag, NewTag, Tags, TagUsage
 from bridge.store.web_sessions import WebSessions
+from bridge.store.welcomes import WelcomeRecord, Welcomes
 
 
 class Store:
@@ -55,6 +58,9 @@ class Store:
         self.web_sessions = WebSessions(db)
         self.parked = ParkedMessages(db)
         self.search = Search(db)
+        self.stories = Stories(db)
+        self.meetings = MeetingReminders(db)
+        self.welcomes = Welcomes(db)
 
 
 __all__ = [
@@ -72,8 +78,10 @@ __all__ = [
     "Digests",
     "FeedbackCounts",
     "IngestResult",
+    "MeetingReminders",
     "MemberRecord",
     "NewParked",
+    "NewStory",
     "NewTag",
     "NewThread",
     "Outbox",
@@ -89,6 +97,7 @@ __all__ = [
     "RawMessage",
     "Reactions",
     "ReaderRecord",
+    "ReminderRecord",
     "RequestOutcome",
     "RetryPolicy",
     "RosterSync",
@@ -98,12 +107,16 @@ __all__ = [
     "Settings",
     "SettingsChange",
     "Store",
+    "Stories",
+    "StoryRecord",
     "Subscriptions",
     "TagUsage",
     "Tags",
     "ThreadRecord",
     "Transaction",
     "WebSessions",
+    "WelcomeRecord",
+    "Welcomes",
     "current_version",
     "latest_version",
     "upgrade",

@@ -14,10 +14,14 @@ from datetime import datetime
 from tortoise.expressions import F
 
 from bridge.core.model import DeliveryMode, MembershipState, Recipient, Role, RosterMember
+from bridge.store import audit
 from bridge.store.database import Database, Transaction
 from bridge.store.lease import one_at_a_time
 from bridge.store.models import Community, Identity, IdentityKind, Membership, MembershipSource, Person
-from bridge.store.records import CommunityRecord, MemberRecord, PersonRecord, RosterSync, as_utc
+from bridge.store.records import CommunityRecord, MemberRecord, PersonRecord, RosterSync, as_utc, utc_now
+
+CONFIG_ACTOR = "config"
+"""The actor of roster changes in the audit log: the convener's config file, synced at start."""
 
 BOUNCES_REASON = "bounces"
 """The ``state_reason`` of a membership suspended by bounce handling."""
@@ -63,12 +67,14 @@ class Communities:
                 change = await self._upsert_membership(community.id, person.id, member, tx)
                 added += change == "added"
                 updated += change == "updated"
-            removed = await (
-                Membership.filter(community_id=community.id, source=MembershipSource.ROSTER)
+            leaving = (
+                await Membership.filter(community_id=community.id, source=MembershipSource.ROSTER)
                 .exclude(person_id__in=kept)
                 .using_db(tx.client)
-                .delete()
             )
+            for gone in leaving:
+                await _audit_member(tx, gone, CONFIG_ACTOR, "member.remove", gone.role.value)
+            removed = await Membership.filter(id__in=[m.id for m in leaving]).using_db(tx.client).delete()
         return RosterSync(community.id, added, updated, removed)
 
     async def set_room_id(self, community_id: int, room_id: str) -> None:
@@ -121,6 +127,7 @@ class Communities:
         role: Role = Role.MEMBER,
         source: MembershipSource = MembershipSource.SELF,
         delivery: DeliveryMode = DeliveryMode.EACH,
+        by: str | None = None,
     ) -> Recipient:
         """Make the owner of ``email`` a member (a reader's self-subscription, a convener's approval).
 
@@ -150,25 +157,37 @@ class Communities:
                     source=source,
                     using_db=conn,
                 )
+                await _audit_member(tx, membership, by, "member.subscribe", f"{role.value}, {delivery.value}")
         return _recipient(membership, await _addresses({person_id}, self._db))
 
-    async def set_delivery(self, membership_id: int, delivery: DeliveryMode) -> bool:
+    async def set_delivery(
+        self, membership_id: int, delivery: DeliveryMode, *, by: str | None = None
+    ) -> bool:
         """A member's own choice (e.g. one-click unsubscribe → ``NONE``); roster syncs keep it."""
-        async with self._db.session() as conn:
-            count = await Membership.filter(id=membership_id).using_db(conn).update(delivery=delivery)
-        return count > 0
+        async with self._db.transaction() as tx:
+            row = await Membership.filter(id=membership_id).using_db(tx.client).first()
+            if row is None:
+                return False
+            await Membership.filter(id=membership_id).using_db(tx.client).update(delivery=delivery)
+            await _audit_member(tx, row, by, "member.delivery", f"{row.delivery.value} → {delivery.value}")
+        return True
 
     async def set_state(
-        self, membership_id: int, state: MembershipState, *, reason: str | None = None
+        self, membership_id: int, state: MembershipState, *, reason: str | None = None, by: str | None = None
     ) -> bool:
         """Change a membership's state; ``reason`` says why (e.g. ``"bounces"``), None clears it."""
-        async with self._db.session() as conn:
-            count = (
-                await Membership.filter(id=membership_id)
-                .using_db(conn)
+        async with self._db.transaction() as tx:
+            row = await Membership.filter(id=membership_id).using_db(tx.client).first()
+            if row is None:
+                return False
+            await (
+                Membership.filter(id=membership_id)
+                .using_db(tx.client)
                 .update(state=state, state_reason=reason)
             )
-        return count > 0
+            detail = f"{row.state.value} → {state.value}" + (f" ({reason})" if reason else "")
+            await _audit_member(tx, row, by, "member.state", detail)
+        return True
 
     async def members(self, community_id: int) -> list[MemberRecord]:
         """Every membership of the community with its person, in the order they joined."""
@@ -205,6 +224,17 @@ class Communities:
             return None
         return _recipient(row, await _addresses({row.person_id}, self._db))
 
+    async def time_zone(self, membership_id: int) -> str | None:
+        """The membership's own zone, else its person's; None: the community's applies."""
+        async with self._db.session() as conn:
+            row = await Membership.filter(id=membership_id).using_db(conn).first()
+            if row is None:
+                return None
+            if row.time_zone:
+                return str(row.time_zone)
+            zones = await Person.filter(id=row.person_id).using_db(conn).values_list("time_zone", flat=True)
+        return str(zones[0]) if zones and zones[0] else None
+
     async def community_of(self, membership_id: int) -> CommunityRecord | None:
         """The community a membership belongs to."""
         async with self._db.session() as conn:
@@ -232,9 +262,12 @@ class Communities:
             scores = await Membership.filter(id=membership_id).using_db(tx.client).values_list("bounce_score")
         return float(scores[0][0])
 
-    async def reset_bounces(self, membership_id: int) -> bool:
+    async def reset_bounces(self, membership_id: int, *, by: str | None = None) -> bool:
         """Score back to 0; a suspension the bounces caused (reason ``"bounces"``) is lifted too."""
         async with self._db.transaction() as tx:
+            row = await Membership.filter(id=membership_id).using_db(tx.client).first()
+            if row is not None:
+                await _audit_member(tx, row, by, "member.reset-bounces", f"score {row.bounce_score:g} → 0")
             count = await Membership.filter(id=membership_id).using_db(tx.client).update(bounce_score=0.0)
             await (
                 Membership.filter(
@@ -334,7 +367,7 @@ class Communities:
             await Membership.filter(community_id=community_id, person_id=person_id).using_db(conn).first()
         )
         if membership is None:
-            await Membership.create(
+            created = await Membership.create(
                 community_id=community_id,
                 person_id=person_id,
                 role=member.role,
@@ -343,12 +376,27 @@ class Communities:
                 source=MembershipSource.ROSTER,
                 using_db=conn,
             )
+            await _audit_member(tx, created, CONFIG_ACTOR, "member.add", member.role.value)
             return "added"
         if (membership.role, membership.source) == (member.role, MembershipSource.ROSTER):
             return "unchanged"
+        before = membership.role
         membership.role, membership.source = member.role, MembershipSource.ROSTER
         await membership.save(using_db=conn, update_fields=["role", "source", "updated_at"])
+        await _audit_member(
+            tx, membership, CONFIG_ACTOR, "member.role", f"{before.value} → {member.role.value}"
+        )
         return "updated"
+
+
+async def _audit_member(
+    tx: Transaction, membership: Membership, by: str | None, action: str, detail: str = ""
+) -> None:
+    """One event of the audit log about a membership, named by its address, in ``tx``."""
+    identities = await Identity.filter(person_id=membership.person_id).using_db(tx.client).order_by("id")
+    email = next((i.address for i in identities if i.kind == IdentityKind.EMAIL), None)
+    name = email or next((i.address for i in identities), None) or f"#{membership.id}"
+    await audit.record(tx, membership.community_id, by, action, f"member {name}", detail, now=utc_now())
 
 
 async def _addresses(person_ids: Iterable[int], db: Database) -> dict[int, tuple[str | None, str | None]]:

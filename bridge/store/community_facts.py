@@ -12,8 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from bridge.core.indicators import CommunityFacts, MemberFact, PostFact, ReactionFact, cited_threads
-from bridge.core.model import Channel, DeliveryMode, MembershipState, PostState, PracticeState, Role
+from bridge.core.indicators import (
+    CommunityFacts,
+    MemberFact,
+    PostFact,
+    ReactionFact,
+    StoryFact,
+    cited_threads,
+)
+from bridge.core.model import (
+    BRIDGE_ORIGIN_PREFIX,
+    Channel,
+    DeliveryMode,
+    MembershipState,
+    PostState,
+    PracticeState,
+    Role,
+)
 from bridge.store.database import Database
 from bridge.store.models import (
     Identity,
@@ -23,6 +38,7 @@ from bridge.store.models import (
     Post,
     Practice,
     Reaction,
+    Story,
     Tag,
     ThreadTag,
 )
@@ -54,6 +70,7 @@ class CommunityFactsRepository:
         async with self._db.session() as conn:
             posts = (
                 await Post.filter(community_id=community_id, state=PostState.VISIBLE, created_at__lt=until)
+                .exclude(origin_key__startswith=BRIDGE_ORIGIN_PREFIX)  # the bridge's own posts
                 .using_db(conn)
                 .order_by("created_at", "id")
                 .values_list("id", "thread_id", "author_id", "author_address", "origin_channel", "created_at",
@@ -87,6 +104,19 @@ class CommunityFactsRepository:
                 .using_db(conn)
                 .values_list("post_id", "sender", "created_at")
             )
+            stories = (
+                await Story.filter(
+                    community_id=community_id, created_at__lt=until, post__state=PostState.VISIBLE
+                )
+                .using_db(conn)
+                .order_by("created_at", "id")
+                .values_list("thread_id", "author_id", "author_address", "author_name", "created_at", "text")
+            )
+            practice_titles = dict(
+                await Practice.filter(community_id=community_id)
+                .using_db(conn)
+                .values_list("thread_id", "title")
+            )
         cited = {post_id: cited_threads(body, slug) for post_id, body in linking}
         facts_posts = [
             PostFact(
@@ -112,6 +142,17 @@ class CommunityFactsRepository:
             reactions=[
                 ReactionFact(post_id, person_key(matrix_people.get(sender), sender), as_utc(at))
                 for post_id, sender, at in reactions
+            ],
+            stories=[
+                StoryFact(
+                    thread_id=thread_id,
+                    author=person_key(author_id, address),
+                    created_at=as_utc(created_at),
+                    author_name=name,
+                    text=text,
+                    practice=practice_titles.get(thread_id),
+                )
+                for thread_id, author_id, address, name, created_at, text in stories
             ],
             default_time_zone=time_zone,
         )

@@ -367,6 +367,118 @@ class Practice(Model):
         indexes = (("community", "state"),)
 
 
+class Story(Model):
+    """A value story: how a practice or thread helped someone, told in ``post`` and citing ``thread``."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "store.Thread", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    thread_id: int
+    post: fields.OneToOneRelation[Post] = fields.OneToOneField(
+        "store.Post", related_name=False, on_delete=fields.CASCADE
+    )
+    post_id: int
+    author: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "store.Person", related_name=False, on_delete=fields.SET_NULL, null=True
+    )
+    author_id: int | None
+    author_name = fields.CharField(max_length=200)
+    author_address = fields.CharField(max_length=ADDRESS_LENGTH)
+    channel = fields.CharEnumField(Channel, max_length=16)
+    text = fields.TextField()
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "story"
+        indexes = (("community", "created_at"),)
+
+
+class MeetingReminder(Model):
+    """A reminder of one meeting that went out: the bridge's post carrying it and the notes thread."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    series_key = fields.CharField(max_length=100)
+    meeting_number = fields.IntField()
+    minutes_before = fields.IntField()
+    meeting_start = fields.DatetimeField()
+    post: fields.OneToOneRelation[Post] = fields.OneToOneField(
+        "store.Post", related_name=False, on_delete=fields.CASCADE
+    )
+    post_id: int
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "store.Thread", related_name=False, on_delete=fields.CASCADE
+    )
+    thread_id: int
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "meeting_reminder"
+        unique_together = (("community", "series_key", "meeting_number", "minutes_before"),)
+
+
+class Welcome(Model):
+    """A newcomer's welcome: to whom (an email address or a Matrix id), on which channel, sent or not.
+
+    One per address in a community, so nobody is greeted twice; ``skipped`` marks members who were
+    there before welcomes existed."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    membership: fields.ForeignKeyNullableRelation[Membership] = fields.ForeignKeyField(
+        "store.Membership", related_name=False, on_delete=fields.SET_NULL, null=True, db_index=True
+    )
+    membership_id: int | None
+    address = fields.CharField(max_length=ADDRESS_LENGTH)
+    channel = fields.CharEnumField(Channel, max_length=16)
+    state = fields.CharField(max_length=16)  # pending | sent | dead | skipped
+    attempts = fields.IntField()
+    next_attempt_at = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = APP_LABEL
+        table = "welcome"
+        unique_together = (("community", "address"),)
+        indexes = (("state", "next_attempt_at"),)
+
+
+class AuditEvent(Model):
+    """One action of a person (or of the bridge on a rule's behalf) on a community: what, on what, when."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    at = fields.DatetimeField()
+    actor = fields.CharField(max_length=ADDRESS_LENGTH)  # a Matrix id, an address, "cli" or "icop-bridge"
+    action = fields.CharField(max_length=64)  # e.g. tag.add, practice.confirm, post.approve
+    target = fields.CharField(max_length=400)  # e.g. "thread 12", "post 40", "member ana@example.org"
+    detail = fields.TextField()
+
+    class Meta:
+        app = APP_LABEL
+        table = "audit_event"
+        indexes = (("community", "at"),)
+
+
 class Delivery(Model):
     """An outbox row: one kind of one post on one channel to one recipient.
 

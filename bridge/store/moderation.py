@@ -15,6 +15,7 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 
 from bridge.core.model import DeliverySpec, PostState
+from bridge.store import audit
 from bridge.store.database import Database, Transaction
 from bridge.store.fit import fit_key
 from bridge.store.models import ADDRESS_LENGTH, JoinHint, ModerationDecision, Post, SenderBan
@@ -65,6 +66,11 @@ class ModerationLog:
             count = await Post.filter(id=post_id, state=PostState.HELD).using_db(conn).update(state=state)
             if count == 0:
                 return False
+            community_id = (await Post.filter(id=post_id).using_db(conn).values_list("community_id"))[0][0]
+            action = {"approved": "post.approve", "rejected": "post.reject", "banned": "post.ban"}[decision]
+            await audit.record(
+                inner, int(community_id), decided_by, action, f"post {post_id}", reason or "", now=now
+            )
             await ModerationDecision.create(
                 post_id=post_id,
                 decision=decision,

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Count
 
 from bridge.core.model import Attachment, Channel, DeliverySpec, InboundMessage, PostState
 from bridge.store.database import Database, Transaction
@@ -278,6 +279,22 @@ class Posts:
             await cancel_pending(post_id, tx=inner)
             await create_deliveries(post_id, deliveries, revision=0, now=now, tx=inner)
         return True
+
+    async def recent_by_author(
+        self, community_id: int, author_id: int, since: datetime
+    ) -> dict[PostState, int]:
+        """How many posts a person wrote in the community since ``since``, per state (a rate limit)."""
+        async with self._db.session() as conn:
+            rows = (
+                await Post.filter(
+                    community_id=community_id, author_id=author_id, created_at__gte=as_utc(since)
+                )
+                .annotate(n=Count("id"))
+                .group_by("state")
+                .using_db(conn)
+                .values_list("state", "n")
+            )
+        return {PostState(state): int(n) for state, n in rows}
 
     async def set_state(self, post_id: int, state: PostState) -> bool:
         """A convener's decision on a held post (visible or rejected)."""

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bridge.core.model import PostState, PracticeState
+from bridge.store import audit
 from bridge.store.database import Database, Transaction
 from bridge.store.models import Post, Practice, Thread
-from bridge.store.records import as_utc
+from bridge.store.records import as_utc, utc_now
+from bridge.store.stories import Stories, StoryRecord
 from bridge.store.tags import AppliedTag, Tags
 
 
@@ -39,7 +41,8 @@ class CatalogueEntry:
     """One confirmed practice as the catalogue shows it.
 
     ``contributors`` are the display names of the thread's authors in the order they first wrote;
-    ``first_at``/``last_at`` the dates of its first and latest visible post; ``posts`` how many.
+    ``first_at``/``last_at`` the dates of its first and latest visible post; ``posts`` how many;
+    ``stories`` the value stories told about it, oldest first.
     """
 
     practice: PracticeRecord
@@ -49,6 +52,7 @@ class CatalogueEntry:
     posts: int
     first_at: datetime
     last_at: datetime
+    stories: tuple[StoryRecord, ...] = ()
 
 
 class Practices:
@@ -72,6 +76,9 @@ class Practices:
             if await Practice.filter(thread_id=thread_id).using_db(conn).exists():
                 return False
             await _propose(community_id, thread_id, title, by, now, inner)
+            await audit.record(
+                inner, community_id, by, "practice.propose", f"thread {thread_id}", title, now=now
+            )
         return True
 
     async def confirm(
@@ -96,28 +103,55 @@ class Practices:
             if new:
                 changes.update(state=PracticeState.CONFIRMED, confirmed_by=by, confirmed_at=now)
             await Practice.filter(id=row.id).using_db(conn).update(**changes)
+            action = "practice.confirm" if new else "practice.rename"
+            await audit.record(inner, community_id, by, action, f"thread {thread_id}", title, now=now)
             row = await Practice.filter(id=row.id).using_db(conn).get()
         return _practice(row), new
 
-    async def set_summary(self, thread_id: int, summary: str, *, now: datetime) -> PracticeRecord | None:
+    async def set_summary(
+        self, thread_id: int, summary: str, *, now: datetime, by: str | None = None
+    ) -> PracticeRecord | None:
         """Write the practice's summary (the core team's words); None when the thread is no practice."""
-        async with self._db.session() as conn:
-            count = (
-                await Practice.filter(thread_id=thread_id)
-                .using_db(conn)
-                .update(summary=summary, updated_at=as_utc(now))
+        async with self._db.transaction() as tx:
+            row = await Practice.filter(thread_id=thread_id).using_db(tx.client).first()
+            if row is None:
+                return None
+            await (
+                Practice.filter(id=row.id).using_db(tx.client).update(summary=summary, updated_at=as_utc(now))
             )
-        return await self.of_thread(thread_id) if count else None
+            await audit.record(
+                tx, row.community_id, by, "practice.summary", f"thread {thread_id}", summary, now=now
+            )
+        return await self.of_thread(thread_id)
 
     async def withdraw(
-        self, thread_id: int, *, proposed_by: str | None = None, tx: Transaction | None = None
+        self,
+        thread_id: int,
+        *,
+        proposed_by: str | None = None,
+        by: str | None = None,
+        tx: Transaction | None = None,
     ) -> bool:
-        """Remove the practice (with ``proposed_by``: only a proposal that person made, not confirmed)."""
-        async with self._db.session(tx) as conn:
+        """Remove the practice (with ``proposed_by``: only a proposal that person made, not confirmed);
+        ``by`` withdrew it (the proposer, when the proposal went with its post)."""
+        async with self._db.transaction(tx) as inner:
             query = Practice.filter(thread_id=thread_id)
             if proposed_by is not None:
                 query = query.filter(state=PracticeState.PROPOSED, proposed_by=proposed_by)
-            return bool(await query.using_db(conn).delete())
+            row = await query.using_db(inner.client).first()
+            if row is None:
+                return False
+            await Practice.filter(id=row.id).using_db(inner.client).delete()
+            await audit.record(
+                inner,
+                row.community_id,
+                by or proposed_by,
+                "practice.withdraw",
+                f"thread {thread_id}",
+                row.title,
+                now=utc_now(),
+            )
+        return True
 
     async def of_thread(self, thread_id: int) -> PracticeRecord | None:
         async with self._db.session() as conn:
@@ -152,6 +186,9 @@ class Practices:
                 .values_list("thread_id", "author_id", "author_address", "author_name", "created_at")
             )
         tags = await Tags(self._db).of_threads(thread_ids)
+        told: dict[int, list[StoryRecord]] = {}
+        for story in reversed(await Stories(self._db).in_community(community_id)):
+            told.setdefault(story.thread_id, []).append(story)
         by_thread: dict[int, list[tuple[str, str, datetime]]] = {}
         for thread_id, author_id, address, name, created_at in posts:
             who = f"person:{author_id}" if author_id is not None else str(address).lower()
@@ -173,6 +210,7 @@ class Practices:
                     posts=len(written),
                     first_at=first,
                     last_at=last,
+                    stories=tuple(told.get(practice.thread_id, ())),
                 )
             )
         return sorted(entries, key=lambda e: (e.practice.title.casefold(), e.practice.id))

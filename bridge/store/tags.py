@@ -20,9 +20,10 @@ from tortoise.functions import Count
 from bridge.core.model import PracticeState, TagSource
 from bridge.core.tags.filing import AUTOMATIC_SOURCES
 from bridge.core.tags.taxonomy import TagDefinition
+from bridge.store import audit
 from bridge.store.database import Database, Transaction
 from bridge.store.models import PostTag, Practice, Tag, ThreadTag
-from bridge.store.records import as_utc
+from bridge.store.records import as_utc, utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,21 +151,38 @@ class Tags:
         return await self._file(community_id, thread_id, None, tags, now, tx)
 
     async def untag_thread(
-        self, thread_id: int, names: Collection[str], *, tx: Transaction | None = None
+        self,
+        thread_id: int,
+        names: Collection[str],
+        *,
+        by: str | None = None,
+        now: datetime | None = None,
+        tx: Transaction | None = None,
     ) -> list[str]:
-        """A person takes the thread out of ``names``, with the posts' filings under them (an edit of an
-        old post must not file it back); returns the names it was filed under."""
+        """A person (``by``) takes the thread out of ``names``, with the posts' filings under them (an
+        edit of an old post must not file it back); returns the names it was filed under."""
         async with self._db.transaction(tx) as inner:
             conn = inner.client
             rows = (
                 await ThreadTag.filter(thread_id=thread_id, tag__name__in=list(names))
                 .using_db(conn)
-                .values_list("tag_id", "tag__name")
+                .values_list("tag_id", "tag__name", "tag__community_id")
             )
-            tag_ids = [tag_id for tag_id, _ in rows]
+            tag_ids = [tag_id for tag_id, _, _ in rows]
             await ThreadTag.filter(thread_id=thread_id, tag_id__in=tag_ids).using_db(conn).delete()
             await PostTag.filter(post__thread_id=thread_id, tag_id__in=tag_ids).using_db(conn).delete()
-        return sorted(name for _, name in rows)
+            removed = sorted(name for _, name, _ in rows)
+            if rows:
+                await audit.record(
+                    inner,
+                    int(rows[0][2]),
+                    by,
+                    "tag.remove",
+                    f"thread {thread_id}",
+                    ", ".join(f"#{n}" for n in removed),
+                    now=now or utc_now(),
+                )
+        return removed
 
     async def _file(
         self,
@@ -182,7 +200,15 @@ class Tags:
             ids = await _ensure(community_id, {t.name: t.label or t.name for t in tags}, inner)
             if post_id is not None:
                 await _insert(PostTag, ids, tags, now, inner, post_id=post_id)
-            return await _file_thread(thread_id, ids, tags, now, inner)
+            added = await _file_thread(thread_id, ids, tags, now, inner)
+            if added:
+                sources = {t.name: t for t in tags}
+                detail = ", ".join(f"#{n} ({sources[n].source.value})" for n in added if n in sources)
+                actor = next((t.applied_by for t in tags if t.applied_by), None)
+                await audit.record(
+                    inner, community_id, actor, "tag.add", f"thread {thread_id}", detail, now=now
+                )
+            return added
 
     async def of_thread(self, thread_id: int) -> list[AppliedTag]:
         """The thread's tags, in the order they were filed."""

@@ -71,7 +71,7 @@ class UnsubscribePages:
         if self.desk is not None and reader is not None:
             await self.desk.unsubscribe(reader, digests_only=digests)
         else:
-            await self.store.communities.set_delivery(membership_id, DeliveryMode.NONE)
+            await self.store.communities.set_delivery(membership_id, DeliveryMode.NONE, by=address)
             log.info(
                 "member unsubscribed by link", extra={"membership": membership_id, "community": community}
             )

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from bridge.cli import main
 from bridge.core.model import Channel, InboundMessage, Role, RosterMember
-from bridge.store import Database, NewThread, Store, upgrade
+from bridge.store import Database, NewStory, NewThread, Store, upgrade
 from tests.unit.config.test_load import ENV, VALID
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -149,3 +150,81 @@ def test_meetings_suggest_ranks_slots_for_members_but_not_readers(
     assert "Rotation sharing the out-of-hours burden" in out.out
     assert "3 people in 3 time zones" in out.err
     assert main([*base, "--duration", "5"]) == 2
+
+
+def _tell_story(text: str) -> None:
+    async def tell() -> None:
+        async with Database(os.environ["ICOP_DATABASE_URL"]) as db:
+            store = Store(db)
+            community = await store.communities.by_slug("pm-practice")
+            assert community is not None
+            found = await store.posts.by_message_ids(community.id, ["<q@example.org>"])
+            ref = found["<q@example.org>"]
+            await store.practices.confirm(community.id, ref.thread_id, "Reference classes", "cli", now=T0)
+            story = NewStory(
+                community.id,
+                ref.thread_id,
+                ref.post_id,
+                None,
+                "Ana Souza",
+                "ana@example.org",
+                Channel.EMAIL,
+                text,
+            )
+            assert await store.stories.record(story, now=T0 + timedelta(hours=1))
+
+    asyncio.run(tell())
+
+
+def test_stories_listed_and_quoted_in_the_report(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _tell_story("Comparing with finished projects cut our overrun from 40% to 10%.")
+    assert main(["--config", str(config), "stories", "--community", "pm-practice", "--json"]) == 0
+    [story] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {k: story[k] for k in ("community", "practice", "author", "channel", "created_at")} == {
+        "community": "pm-practice",
+        "practice": "Reference classes",
+        "author": "Ana Souza",
+        "channel": "email",
+        "created_at": "2026-11-02T10:00:00+00:00",
+    }
+    assert story["url"] == f"https://icop.example.com/c/pm-practice/t/{story['thread']}"
+    assert (
+        main(["--config", str(config), "stories", "--community", "pm-practice", "--since", "2026-11-03"]) == 0
+    )
+    out = capsys.readouterr()
+    assert (out.out, out.err.strip()) == ("", "0 stories, about 0 practices")
+    assert main(["--config", str(config), "stories", "--community", "nope"]) == 2
+
+    period = ["--since", "2026-11-01", "--until", "2026-12-01"]
+    assert main(["--config", str(config), "report", "--community", "pm-practice", *period]) == 0
+    table = capsys.readouterr().out
+    assert (
+        "  - 2026-11-02 Ana Souza about “Reference classes”: "
+        "“Comparing with finished projects cut our overrun from 40% to 10%.”"
+    ) in table
+
+
+def test_audit_lists_who_did_what(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _tell_story("Comparing with finished projects helped.")  # confirms a practice from the command line
+    base = ["--config", str(config), "audit", "--community", "pm-practice"]
+    assert main([*base, "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(e["actor"], e["action"], e["target"], e["detail"]) for e in events} >= {
+        ("config", "member.add", "member ana@example.org", "convener"),
+        ("config", "member.add", "member cy@example.org", "reader"),
+    }
+    [confirmed] = [e for e in events if e["action"] == "practice.confirm"]
+    assert (confirmed["actor"], confirmed["detail"], confirmed["at"]) == (
+        "cli",
+        "Reference classes",
+        "2026-11-02T09:00:00+00:00",
+    )
+    assert confirmed["target"].startswith("thread ")
+    assert all(e["community"] == "pm-practice" for e in events)
+    assert main([*base, "--action", "practice.confirm"]) == 0
+    out = capsys.readouterr()
+    assert out.out.count("practice.confirm") == 1
+    assert out.err.strip() == "1 event"
+    assert main([*base, "--since", "yesterday"]) == 2
+    assert "icop: audit: --since 'yesterday'" in capsys.readouterr().err
+    assert main(["--config", str(config), "audit", "--community", "nope"]) == 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bridge.core.commands import digests, help, moderation, practices, search, tagging
+from bridge.core.commands import digests, help, moderation, practices, search, stories, tagging
 from bridge.core.commands.base import (
     COMMAND_PREFIX,
     CORE_TEAM_ROLES,
@@ -26,6 +26,7 @@ ROOM_COMMANDS: tuple[CommandSpec, ...] = (
     *search.SPECS,
     *tagging.SPECS,
     *practices.SPECS,
+    *stories.SPECS,
     *moderation.SPECS,
     *digests.SPECS,
     *help.SPECS,

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from bridge.core.model import TagSource
 from bridge.core.tags.hashtags import hashtags_in_text
-from bridge.core.tags.names import PRACTICE_HASHTAG, fold_tag
+from bridge.core.tags.names import PRACTICE_HASHTAG, STORY_HASHTAG, fold_tag
 from bridge.core.tags.subjects import tags_in_subject
 from bridge.core.tags.taxonomy import Suggestion, Taxonomy
 
@@ -46,6 +46,7 @@ class PostTags:
     tags: tuple[FiledTag, ...] = ()
     suggested: tuple[Suggestion, ...] = ()
     practice: bool = False
+    story: bool = False  # ``#story``: the post tells how a practice or thread helped
 
     def names(self) -> set[str]:
         return {tag.name for tag in self.tags}
@@ -67,10 +68,13 @@ def read_post_tags(
     """
     prefixes = tuple(list_prefixes)
     filed: dict[str, FiledTag] = {}
-    practice = False
+    practice = story = False
     for written in hashtags_in_text(body):
         if fold_tag(written) == PRACTICE_HASHTAG:
             practice = True
+            continue
+        if fold_tag(written) == STORY_HASHTAG:
+            story = True
             continue
         name = taxonomy.resolve(written)
         if name is not None:
@@ -92,7 +96,7 @@ def read_post_tags(
                 filed[suggestion.tag] = FiledTag(suggestion.tag, TagSource.KEYWORD, suggestion.keyword)
             else:
                 suggested.append(suggestion)
-    return PostTags(tuple(filed.values()), tuple(suggested), practice)
+    return PostTags(tuple(filed.values()), tuple(suggested), practice, story)
 
 
 @dataclass(frozen=True, slots=True)

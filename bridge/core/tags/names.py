@@ -18,6 +18,9 @@ MAX_TAG_LENGTH = 64
 PRACTICE_HASHTAG = "practice"
 """``#practice`` proposes the thread as a practice; it is never filed as a tag."""
 
+STORY_HASHTAG = "story"
+"""``#story`` makes the post a value story (how a practice helped); it is never filed as a tag."""
+
 _SEPARATORS = re.compile(r"[\s_\-‐-―.·]+")
 _NOT_NAME = re.compile(r"[^\w-]")
 

@@ -17,6 +17,7 @@ from bridge.relay.room_commands.help import HelpCommands
 from bridge.relay.room_commands.moderation import ModerationCommands
 from bridge.relay.room_commands.practices import PracticeCommands
 from bridge.relay.room_commands.search import SearchCommands
+from bridge.relay.room_commands.stories import Ingest, StoryCommands
 from bridge.relay.room_commands.tagging import TaggingCommands
 
 
@@ -27,13 +28,16 @@ def every_family(
     *,
     digests: SubscriptionDesk | None = None,
     search: ArchiveSearch | None = None,
+    ingest: Ingest | None = None,
 ) -> list[CommandHandler]:
     """The handlers of every family; ``digests`` and ``search`` are absent when the daemon runs without
-    them (a command without its handler is answered as not available)."""
+    them (a command without its handler is answered as not available); ``ingest`` stores a story told
+    with ``!icop story`` as a post (``Ingestor.ingest``)."""
     handlers: list[CommandHandler] = [
         HelpCommands(),
         TaggingCommands(base_url, clock),
         PracticeCommands(base_url, clock),
+        StoryCommands(base_url, ingest),
         ModerationCommands(moderation),
     ]
     if digests is not None:

@@ -46,10 +46,10 @@ class PracticeCommands:
             if existing is None:
                 return "This thread is not a practice yet: `!icop practice TITLE` makes it one."
             rewritten = bool(existing.summary)
-            await store.practices.set_summary(thread_id, command.text, now=self.clock())
+            await store.practices.set_summary(thread_id, command.text, now=self.clock(), by=request.by)
             state = "" if existing.state is PracticeState.CONFIRMED else " It is still only proposed."
             return f"{'Rewrote' if rewritten else 'Wrote'} the summary of “{existing.title}”.{state} {url}"
         assert isinstance(command, UnpracticeCommand)
-        if existing is None or not await store.practices.withdraw(thread_id):
+        if existing is None or not await store.practices.withdraw(thread_id, by=request.by):
             return "This thread is not a practice."
         return f"“{existing.title}” is no longer a practice (the thread and its tags stay)."

@@ -81,7 +81,7 @@ class TaggingCommands:
     async def _untag(self, request: CommandRequest, thread_id: int, written: tuple[str, ...]) -> str:
         taxonomy = request.community.taxonomy
         names = [name for w in written if (name := taxonomy.resolve(w) or w.lower())]
-        removed = await request.store.tags.untag_thread(thread_id, names)
+        removed = await request.store.tags.untag_thread(thread_id, names, by=request.by, now=self.clock())
         missing = [n for n in dict.fromkeys(names) if n not in removed]
         parts = []
         if removed:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bridge.archive.catalogue import catalogue_view, write_catalogue
-from bridge.core.model import PracticeState, TagSource
+from bridge.core.model import Channel, PracticeState, TagSource
 from bridge.core.tags.taxonomy import TagDefinition, Taxonomy
-from bridge.store import AppliedTag, CatalogueEntry, PracticeRecord
+from bridge.store import AppliedTag, CatalogueEntry, PracticeRecord, StoryRecord
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TAXONOMY = Taxonomy(
@@ -28,7 +28,12 @@ ARTEFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artefacts" / "ca
 
 
 def entry(
-    number: int, title: str, tags: list[str], summary: str = "", contributors: tuple[str, ...] = ()
+    number: int,
+    title: str,
+    tags: list[str],
+    summary: str = "",
+    contributors: tuple[str, ...] = (),
+    stories: tuple[str, ...] = (),
 ) -> CatalogueEntry:
     practice = PracticeRecord(
         id=number,
@@ -44,8 +49,14 @@ def entry(
         updated_at=T0,
     )
     applied = tuple(AppliedTag(t, t.title(), TagSource.HASHTAG, None, T0) for t in tags)
+    told = tuple(
+        StoryRecord(
+            n, 1, 100 + number, 500 + n, "Siobhán Murphy", "s@x.ie", None, Channel.EMAIL, text, T0, title
+        )
+        for n, text in enumerate(stories)
+    )
     return CatalogueEntry(
-        practice, f"Subject {number}", applied, contributors, 4, T0, datetime(2026, 3, 20, tzinfo=UTC)
+        practice, f"Subject {number}", applied, contributors, 4, T0, datetime(2026, 3, 20, tzinfo=UTC), told
     )
 
 
@@ -56,6 +67,7 @@ ENTRIES = [
         ["risk", "estimation"],
         "Everyone **estimates at once**, then talks.\n\n<b>raw</b> stays text.",
         ("Ana Souza", "Kenji *Watanabe*"),
+        ("Our estimates were off by 10% instead of 50% <i>this</i> quarter.",),
     ),
     entry(2, "Reference classes", ["estimation"], "Compare with finished projects."),
     entry(3, "Async stand-ups", ["kanban"]),
@@ -99,12 +111,20 @@ def test_the_html_is_self_contained_and_escapes_what_people_wrote(tmp_path: Path
     assert 'href="https://icop.example.com/c/pm-practice/t/101"' in html
     assert "Contributors: Ana Souza, Kenji *Watanabe*" in html
     assert "Discussed 2026-03-02 to 2026-03-20 · 4 posts · confirmed 2026-04-01" in html
+    assert "1 value story: how it helped" in html
+    assert (
+        "<blockquote>Our estimates were off by 10% instead of 50% &lt;i&gt;this&lt;/i&gt; quarter."
+        "<cite>Siobhán Murphy, 2026-03-02</cite></blockquote>"
+    ) in html
     markdown = md_path.read_text()
     assert "### Planning poker \\<script\\>alert(1)\\</script\\>" in markdown
     assert "- Contributors: Ana Souza, Kenji \\*Watanabe\\*" in markdown
     assert "- Discussion: [Subject 1](https://icop.example.com/c/pm-practice/t/101)" in markdown
     assert "See also *Planning poker \\<script\\>alert(1)\\</script\\>*, under Estimation." in markdown
     assert "Everyone **estimates at once**, then talks." in markdown
+    assert "- Value stories (1): how it helped" in markdown
+    assert "  > Our estimates were off by 10% instead of 50% \\<i\\>this\\</i\\> quarter." in markdown
+    assert "  > — Siobhán Murphy, 2026-03-02" in markdown
 
 
 def test_an_empty_catalogue_says_how_practices_are_made(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from bridge.matrix.events import (
     MatrixEdit,
     MatrixEvent,
     MatrixIgnored,
+    MatrixJoin,
     MatrixMessage,
     MatrixReaction,
     MatrixRedaction,
@@ -22,11 +23,13 @@ from bridge.matrix.events import (
 from bridge.matrix.from_matrix import (
     MemberNames,
     convert_event,
+    convert_join,
     default_display_name,
     render_html,
     strip_reply_fallback,
 )
 
+Event = dict[str, object]
 BOT = "@icop:example.com"
 ANA = "@ana:example.com"
 ROOM = "!room:example.com"
@@ -416,3 +419,32 @@ def test_member_names_follow_member_events() -> None:
     names.observe(ROOM, {"type": "m.room.member", "state_key": 3, "content": "x"})
     names.observe(ROOM, {"type": "m.room.message", "content": {}})
     assert names.get("!other:x", ANA) is None
+
+
+def test_a_join_is_a_newcomer_and_a_profile_change_is_not() -> None:
+    """Only an arrival (join after anything but join) of someone else than the bot is a newcomer."""
+
+    def member(user: str, membership: str, before: str | None = None, name: str | None = None) -> Event:
+        event: Event = {
+            "type": "m.room.member",
+            "event_id": f"$m-{user}-{membership}",
+            "state_key": user,
+            "sender": user,
+            "content": {"membership": membership, **({"displayname": name} if name else {})},
+        }
+        if before is not None:
+            event["unsigned"] = {"prev_content": {"membership": before}}
+        return event
+
+    joined = convert_join(member("@vi:x", "join", name=" Vi "), room_id="!r:x", bot_user_id="@bot:x")
+    assert joined == MatrixJoin("!r:x", "$m-@vi:x-join", "@vi:x", "Vi")
+    assert convert_join(member("@vi:x", "join", before="leave"), room_id="!r:x", bot_user_id="@bot:x") == (
+        MatrixJoin("!r:x", "$m-@vi:x-join", "@vi:x", "vi")
+    )
+    for not_new in (
+        member("@vi:x", "join", before="join", name="New name"),  # a profile change
+        member("@vi:x", "leave"),
+        member("@vi:x", "invite"),
+        member("@bot:x", "join"),
+    ):
+        assert convert_join(not_new, room_id="!r:x", bot_user_id="@bot:x") is None
