@@ -12,10 +12,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from bridge.core.indicators import CommunityFacts, MemberFact, PostFact, ReactionFact, cited_threads
-from bridge.core.model import Channel, DeliveryMode, MembershipState, PostState, PracticeState, Role
+from bridge.core.indicators import (
+    CommunityFacts,
+    FeedbackFact,
+    MemberFact,
+    PostFact,
+    ReactionFact,
+    cited_threads,
+)
+from bridge.core.model import (
+    Channel,
+    DeliveryMode,
+    MembershipState,
+    PostState,
+    PracticeState,
+    Role,
+    takes_digests,
+)
 from bridge.store.database import Database
 from bridge.store.models import (
+    DigestFeedback,
     Identity,
     IdentityKind,
     Membership,
@@ -87,6 +103,13 @@ class CommunityFactsRepository:
                 .using_db(conn)
                 .values_list("post_id", "sender", "created_at")
             )
+            answers = (
+                await DigestFeedback.filter(
+                    digest__membership__community_id=community_id, answered_at__lt=until
+                )
+                .using_db(conn)
+                .values_list("useful", "answered_at")
+            )
         cited = {post_id: cited_threads(body, slug) for post_id, body in linking}
         facts_posts = [
             PostFact(
@@ -113,6 +136,7 @@ class CommunityFactsRepository:
                 ReactionFact(post_id, person_key(matrix_people.get(sender), sender), as_utc(at))
                 for post_id, sender, at in reactions
             ],
+            feedback=[FeedbackFact(bool(useful), as_utc(at)) for useful, at in answers],
             default_time_zone=time_zone,
         )
 
@@ -142,9 +166,10 @@ class CommunityFactsRepository:
             rows = (
                 await Membership.filter(community_id=community_id)
                 .using_db(conn)
-                .values_list("person_id", "role", "state", "delivery", "time_zone")
+                .values_list("person_id", "role", "state", "delivery", "digest_frequency", "time_zone")
             )
         people = await self._people([r[0] for r in rows])
+        emails = await self._emails([r[0] for r in rows])
         return [
             MemberFact(
                 key=person_key(person_id, ""),
@@ -152,9 +177,15 @@ class CommunityFactsRepository:
                 role=Role(role),
                 time_zone=zone or people.get(person_id, ("", None))[1],
                 active=state == MembershipState.ACTIVE,
-                reads_digest=delivery in (DeliveryMode.DIGEST, "both"),
+                reads_digest=takes_digests(
+                    Role(role),
+                    MembershipState(state),
+                    DeliveryMode(delivery),
+                    frequency,
+                    has_address=person_id in emails,
+                ),
             )
-            for person_id, role, state, delivery, zone in rows
+            for person_id, role, state, delivery, frequency, zone in rows
         ]
 
     async def _people(self, person_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
