@@ -7,12 +7,13 @@ Secrets are never values here, only references: ``*_env`` names an environment v
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.config import validators
+from bridge.core.meeting_series import Cadence, MeetingSeries
 from bridge.core.tags.taxonomy import TagDefinition, Taxonomy
 
 EmailAddress = Annotated[str, AfterValidator(validators.email_address)]
@@ -344,6 +345,24 @@ class CommunityConfig(Section):
 def build_taxonomy(community: CommunityConfig) -> Taxonomy:
     """The core's taxonomy of one community's config."""
     return _definitions(community.taxonomy, free_tags=community.free_tags)
+
+
+def build_meeting_series(community: CommunityConfig) -> tuple[MeetingSeries, ...]:
+    """The core's meeting series of one community's config."""
+    return tuple(
+        MeetingSeries(
+            key=m.id,
+            title=m.title,
+            cadence=Cadence(m.cadence),
+            first=m.first,
+            slots=tuple(m.slots),
+            time_zone=m.time_zone or community.time_zone,
+            duration=timedelta(minutes=m.duration_minutes),
+            call_url=m.call_url,
+            description=m.description,
+        )
+        for m in community.meeting
+    )
 
 
 def _definitions(taxonomy: list[TaxonomyTag], *, free_tags: bool = True) -> Taxonomy:

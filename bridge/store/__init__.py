@@ -13,6 +13,7 @@ from bridge.store.digests import DigestRecord, Digests, FeedbackCounts
 from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
+from bridge.store.overview import CommunityOverview, Overviews, TeamMember
 from bridge.store.parked import NewParked, ParkedMessages, ParkedRecord
 from bridge.store.posts import Posts
 from bridge.store.practices import CatalogueEntry, PracticeRecord, Practices
@@ -53,6 +54,7 @@ class Store:
         self.archive = Archive(db)
         self.web_sessions = WebSessions(db)
         self.parked = ParkedMessages(db)
+        self.overviews = Overviews(db)
 
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "Archive",
     "CatalogueEntry",
     "Communities",
+    "CommunityOverview",
     "CommunityRecord",
     "Cursors",
     "Database",
@@ -76,6 +79,7 @@ __all__ = [
     "NewThread",
     "Outbox",
     "OutboxEntry",
+    "Overviews",
     "ParkedMessages",
     "ParkedRecord",
     "PersonRecord",
@@ -97,6 +101,7 @@ __all__ = [
     "Subscriptions",
     "TagUsage",
     "Tags",
+    "TeamMember",
     "ThreadRecord",
     "Transaction",
     "WebSessions",
