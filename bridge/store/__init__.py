@@ -31,6 +31,7 @@ from bridge.store.records import (
     RosterSync,
     ThreadRecord,
 )
+from bridge.store.report_mails import ReportMailRecord, ReportMails, TeamRecipient
 from bridge.store.subscriptions import ReaderRecord, RequestOutcome, SettingsChange, Subscriptions
 from bridge.store.tags import AppliedTag, NewTag, Tags, TagUsage
 from bridge.store.web_sessions import WebSessions
@@ -55,6 +56,7 @@ class Store:
         self.web_sessions = WebSessions(db)
         self.parked = ParkedMessages(db)
         self.overviews = Overviews(db)
+        self.report_mails = ReportMails(db)
 
 
 __all__ = [
@@ -91,6 +93,8 @@ __all__ = [
     "RawMessage",
     "Reactions",
     "ReaderRecord",
+    "ReportMailRecord",
+    "ReportMails",
     "RequestOutcome",
     "RetryPolicy",
     "RosterSync",
@@ -102,6 +106,7 @@ __all__ = [
     "TagUsage",
     "Tags",
     "TeamMember",
+    "TeamRecipient",
     "ThreadRecord",
     "Transaction",
     "WebSessions",
