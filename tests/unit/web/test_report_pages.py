@@ -23,10 +23,10 @@ from bridge.config.schema import Config
 from bridge.core.model import Channel, InboundMessage
 from bridge.store import NewThread, Store
 from bridge.web.service import ArchiveService
+from tests.fixtures.charts import CHARTS, SVG, marks, parse_charts
 from tests.unit.web.served import BASE, Client, archive_config, served, synced_store
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
-SVG = "{http://www.w3.org/2000/svg}"
 PEOPLE = {
     "ana": ("Ana Souza", "convener", "America/Sao_Paulo"),
     "kenji": ("Kenji Watanabe", "core", "Asia/Tokyo"),
@@ -151,24 +151,7 @@ async def _signed_in(site: Site, who: str) -> Client:
 
 
 def _charts(page: str) -> dict[str, ET.Element]:
-    """Every chart of the page, parsed as XML, by its ``data-chart`` name."""
-    found = {}
-    for markup in re.findall(r"<svg .*?</svg>", page, re.DOTALL):
-        svg = ET.fromstring(markup)  # noqa: S314 - the page under test, served by our own code
-        found[svg.attrib["data-chart"]] = svg
-    return found
-
-
-def _marks(svg: ET.Element) -> list[tuple[str, float, dict[str, str]]]:
-    """Each bar or point: its label, its number, and the attributes of its shape."""
-    marks = []
-    for group in svg.iter(f"{SVG}g"):
-        shape = group.find(f"{SVG}rect")
-        if shape is None:
-            shape = group.find(f"{SVG}circle")
-        assert shape is not None
-        marks.append((group.attrib["data-label"], float(group.attrib["data-value"]), shape.attrib))
-    return marks
+    return parse_charts(re.findall(r"<svg .*?</svg>", page, re.DOTALL))
 
 
 async def test_the_report_is_for_the_team_only(site: Site) -> None:
@@ -220,14 +203,7 @@ async def test_the_charts_draw_the_figures_of_report_json(site: Site) -> None:
     page = await (await client.get("/c/pm/report")).text()
     assert "4 Nov – 3 Dec 2026" in page
     charts = _charts(page)
-    assert set(charts) == {
-        "trend-posts",
-        "trend-participants",
-        "trend-response",
-        "channels",
-        "regions",
-        "tags",
-    }
+    assert set(charts) == CHARTS
     for svg in charts.values():
         assert svg.attrib["role"] == "img"
         assert svg.find(f"{SVG}title") is not None
@@ -247,25 +223,25 @@ async def test_the_charts_draw_the_figures_of_report_json(site: Site) -> None:
     assert figures[-1]["since"] == "2026-11-04T00:00:00+00:00"
     assert figures[-1]["until"] == "2026-12-04T00:00:00+00:00"
     for chart, key in (("trend-posts", "posts"), ("trend-participants", "participants")):
-        points = _marks(charts[chart])
+        points = marks(charts[chart])
         assert [value for _, value, _ in points] == [f[key] for f in figures]
-    response_points = _marks(charts["trend-response"])  # periods without an answered thread have no point
+    response_points = marks(charts["trend-response"])  # periods without an answered thread have no point
     assert [v for _, v, _ in response_points] == [
         f["median_first_response_hours"] for f in figures if f["median_first_response_hours"] is not None
     ]
     assert response_points[-1][1] == 3.0
 
     current = figures[-1]
-    bars = {label: (value, shape) for label, value, shape in _marks(charts["channels"])}
+    bars = {label: (value, shape) for label, value, shape in marks(charts["channels"])}
     assert {label: value for label, (value, _) in bars.items()} == {
         "email": current["by_channel"]["email"],
         "chat": current["by_channel"]["matrix"],
     }
     widths = {label: float(shape["width"]) for label, (_, shape) in bars.items()}
     assert widths["email"] / bars["email"][0] == pytest.approx(widths["chat"] / bars["chat"][0])
-    regions = {label: value for label, value, _ in _marks(charts["regions"])}
+    regions = {label: value for label, value, _ in marks(charts["regions"])}
     assert regions == current["regions"] == {"America": 1, "Asia": 1, "Europe": 1}
-    assert _marks(charts["tags"]) == []
+    assert marks(charts["tags"]) == []
     assert "Nothing in this period" in page
 
 
@@ -274,7 +250,7 @@ async def test_periods_figures_and_downloads(site: Site) -> None:
     them; a bad date gets 400 and says which field."""
     client = await _signed_in(site, "ana")
     page = await (await client.get("/c/pm/report?from=2026-11-04&to=2026-12-03&periods=9")).text()
-    assert len(_marks(_charts(page)["trend-posts"])) == 9
+    assert len(marks(_charts(page)["trend-posts"])) == 9
     figure = re.search(r'<div class="figure" id="figure-posts">(.*?)</div>', page, re.DOTALL)
     assert figure is not None
     assert '5 <span class="change">(+2)</span>' in figure.group(1)
