@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from bridge.core.indicators import (
     CommunityFacts,
@@ -29,7 +29,7 @@ from bridge.core.model import (
     Role,
     takes_digests,
 )
-from bridge.store.database import Database
+from bridge.store.database import Database, Dialect
 from bridge.store.models import (
     DigestFeedback,
     Identity,
@@ -55,9 +55,21 @@ class Participant:
     time_zone: str | None  # the membership's, else the person's; None: the community's applies
 
 
+def _moment(value: object) -> datetime:
+    """A time read by a raw query: text on SQLite, a datetime on PostgreSQL; UTC either way."""
+    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
+
+
 def person_key(author_id: int | None, address: str) -> str:
     """One key per person: their id when known, else the address they wrote from."""
     return f"p:{author_id}" if author_id is not None else address
+
+
+_POSTS = (
+    'SELECT "id", "thread_id", "author_id", "author_address", "origin_channel", "created_at", "parent_id" '
+    'FROM "post" WHERE "community_id" = {} AND "state" = \'visible\' AND "created_at" < {} '
+    'ORDER BY "created_at", "id"'
+)
 
 
 class CommunityFactsRepository:
@@ -67,14 +79,8 @@ class CommunityFactsRepository:
     async def load(self, community_id: int, slug: str, time_zone: str, until: datetime) -> CommunityFacts:
         """Every fact up to ``until`` (exclusive) that the indicators read."""
         until = as_utc(until)
+        posts = await self._posts(community_id, until)
         async with self._db.session() as conn:
-            posts = (
-                await Post.filter(community_id=community_id, state=PostState.VISIBLE, created_at__lt=until)
-                .using_db(conn)
-                .order_by("created_at", "id")
-                .values_list("id", "thread_id", "author_id", "author_address", "origin_channel", "created_at",
-                             "parent_id")
-            )  # fmt: skip
             linking = (
                 await Post.filter(
                     community_id=community_id,
@@ -117,7 +123,7 @@ class CommunityFactsRepository:
                 thread_id=thread_id,
                 author=person_key(author_id, address),
                 channel=Channel(channel),
-                created_at=as_utc(created_at),
+                created_at=_moment(created_at),
                 parent_id=parent_id,
                 cited_threads=cited.get(post_id, ()),
             )
@@ -139,6 +145,20 @@ class CommunityFactsRepository:
             feedback=[FeedbackFact(bool(useful), as_utc(at)) for useful, at in answers],
             default_time_zone=time_zone,
         )
+
+    async def _posts(self, community_id: int, until: datetime) -> list[tuple[Any, ...]]:
+        """The visible posts before ``until`` as plain tuples, oldest first. A raw query: a community's
+        whole history is read, and the ORM's parsing of every row took four times as long."""
+        sqlite = self._db.dialect is Dialect.SQLITE
+        rows = await self._db.fetch(
+            _POSTS.format(*(("?", "?") if sqlite else ("$1", "$2"))),
+            [community_id, str(until) if sqlite else until],
+        )
+        return [
+            (r["id"], r["thread_id"], r["author_id"], r["author_address"], r["origin_channel"],
+             r["created_at"], r["parent_id"])
+            for r in rows
+        ]  # fmt: skip
 
     async def participants(self, community_id: int) -> list[Participant]:
         """Active memberships: address, name, role and zone (None: the community's), in roster order."""
