@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default
@@ -23,13 +24,17 @@ from pathlib import Path
 
 from bridge.config import LoadedConfig, load_config
 from bridge.config.schema import SmtpConfig
+from bridge.convener.component import ConvenerComponent
 from bridge.convener.monthly import MonthlyReports
 from bridge.core.indicators import compute
 from bridge.core.model import Channel, DeliveryMode, InboundMessage, Role, RosterMember
 from bridge.email.smtp import SmtpSender
-from bridge.store import CommunityRecord, Database, NewThread, Store
+from bridge.store import CommunityRecord, Database, Dialect, NewThread, Store
 from bridge.store.community_facts import CommunityFactsRepository
+from bridge.store.lease import locks_for
 from bridge.store.models import Membership
+from bridge.supervisor import Supervisor
+from tests.e2e.conftest import wait_for
 from tests.integration.email.local_smtp import LocalSmtp, local_smtp
 from tests.unit.config.test_load import ENV, VALID
 
@@ -43,6 +48,14 @@ ROSTER = [
     RosterMember("Lena Fischer", "lena@example.de", Role.READER, None, "Europe/Berlin"),
     RosterMember("Bea Late", "bea@example.org", Role.CORE, None, "Europe/Dublin"),
 ]
+
+
+@dataclass
+class Relay:
+    """What the component borrows from the relay: its store and its SMTP sender."""
+
+    store: Store
+    smtp: SmtpSender | None
 
 
 class Clock:
@@ -248,3 +261,36 @@ async def test_the_monthly_report_goes_once_to_the_team_across_restarts(
     assert 'class="section" style="' in html  # every other rule inlined
     assert 'width="100%"' in html
     assert "€" not in text + html
+
+
+async def test_the_daemon_sends_the_report_from_its_leased_loop(database: Database, tmp_path: Path) -> None:
+    """The component the daemon runs: its loop takes the lease (an advisory lock on PostgreSQL) and
+    sends the due report; a second process's component stands by while the first holds it."""
+    store = Store(database)
+    await _community(store)
+    async with local_smtp() as smtp:
+        sender = SmtpSender(SmtpConfig(host=smtp.host, port=smtp.port, security="none"), None)
+        relay = Relay(store, sender)
+        locks, other_locks = locks_for(database, "one"), locks_for(database, "two")
+        one = ConvenerComponent(_loaded(tmp_path), relay, locks=locks, process="one", clock=lambda: MOMENT)
+        two = ConvenerComponent(
+            _loaded(tmp_path), relay, locks=other_locks, process="two", clock=lambda: MOMENT
+        )
+        supervisor = Supervisor()
+        try:
+            for name, component in (("one", one), ("two", two)):
+                await component.start()
+                for loop_name, loop in component.loops().items():
+                    supervisor.spawn(f"{name}.{loop_name}", loop)
+            await wait_for(lambda: len(smtp.handler.received) >= 2, 30, "the team's reports")
+            assert sorted(e.rcpt_tos[0] for e in smtp.handler.received) == [
+                "ana@example.org",
+                "kenji@example.jp",
+            ]
+            assert one.lease.held != two.lease.held or database.dialect is Dialect.SQLITE
+        finally:
+            await supervisor.stop()
+            await sender.close()
+            await locks.close()
+            await other_locks.close()
+        assert len(smtp.handler.received) == 2
