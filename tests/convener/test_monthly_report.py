@@ -9,7 +9,9 @@ What each case gets:
   sends that one and never the other again; a third run sends nothing;
 - a claim whose sender died is taken over once its lease has run out, and sent once;
 - April 1st in summer time goes out at 08:00 Irish time (07:00 UTC), the late joiner included;
-- the mail: headers, the figures of the month beside the month before, bars, the report page's link.
+- the mail: headers, the figures of the month beside the month before, bars, the report page's link;
+- the daemon's component: two processes' loops, one holding the lease (PostgreSQL), the team's two
+  mails sent once.
 """
 
 from __future__ import annotations
