@@ -26,6 +26,7 @@ from aiohttp import web
 from bridge import __version__
 from bridge.archive.search import ArchiveSearch, ArchiveSearchPages
 from bridge.config import LoadedConfig
+from bridge.convener.component import ConvenerComponent
 from bridge.digest.component import DigestComponent
 from bridge.health import TaskHealth, health_report
 from bridge.logs import SecretRedactor
@@ -146,7 +147,8 @@ class Bridge:
             archive = ArchiveService(
                 self.loaded, relay, stylesheet_url=self.web.assets.stylesheet_path, search=search
             )
-            self.components += [digests, relay, archive]
+            convener = ConvenerComponent(self.loaded, relay, locks=locks, process=self.process)
+            self.components += [digests, relay, archive, convener]
         for component in self.components:
             await component.start()
             self.web.add_routes(component.web_routes())

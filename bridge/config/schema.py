@@ -317,6 +317,10 @@ class CommunityConfig(Section):
     """Attachments larger than this are relayed as a link instead of a file."""
     digest: DigestConfig = DigestConfig()
     """Digest defaults for this community."""
+    monthly_report: bool = True
+    """Mail the value report of each calendar month (UTC) to the community's active conveners and core
+    team, on the 1st at the digest hour in the community's time zone, linking to /c/SLUG/report.
+    Members whose delivery is none get no mail; false sends nobody the report (the page stays)."""
     taxonomy: list[TaxonomyTag] = []
     """The convener's tags for filing discussions."""
     free_tags: bool = True

@@ -17,6 +17,7 @@ from bridge.core.indicators import CYCLES_NEEDING_STORIES, DEFINITIONS, Report, 
 from bridge.core.stories import excerpt
 
 DEFAULT_PERIOD = timedelta(days=30)
+MAX_DAYS = 3 * 366  # the longest period the report page accepts (its trend reaches back 12 of them)
 
 CYCLE_TITLES = {
     ValueCycle.IMMEDIATE: "Immediate value: activity and help given",
@@ -51,6 +52,48 @@ def period(since: str | None, until: str | None, now: datetime) -> tuple[datetim
     if start >= end:
         raise PeriodError(f"the period is empty: --since {start.date()} is not before --until {end.date()}")
     return start, end
+
+
+def day_period(first: str | None, last: str | None, today: date) -> tuple[date, date]:
+    """The days ``first`` to ``last``, both included (UTC days, as the report page's form names them).
+
+    Without both: the 30 days up to ``today``; with one: the 30 days from ``first`` or up to ``last``.
+    Raises PeriodError, in the form's words, for a text that is not a date or a period that is empty,
+    longer than ``MAX_DAYS`` or before 1970."""
+    days = DEFAULT_PERIOD.days
+
+    def day(text: str, field: str) -> date:
+        try:
+            found = date.fromisoformat(text.strip())
+        except ValueError:
+            raise PeriodError(f"{field} {text[:40]!r} is not a date (YYYY-MM-DD)") from None
+        if found.year < 1970 or found > today + timedelta(days=MAX_DAYS):
+            raise PeriodError(f"{field} {found} is out of range")
+        return found
+
+    start = day(first, "From") if first else None
+    end = day(last, "To") if last else None
+    if start is None:
+        start = (end or today) - timedelta(days=days - 1)
+    if end is None:
+        end = start + timedelta(days=days - 1) if first else today
+    if end < start:
+        raise PeriodError(f"the period is empty: From {start} is after To {end}")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise PeriodError(f"a period is at most {MAX_DAYS} days long")
+    return start, end
+
+
+def day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    """``[first 00:00 UTC, the day after last 00:00 UTC)``: the instants ``icop report`` counts between."""
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    return start, datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def periods_back(since: datetime, until: datetime, count: int) -> list[tuple[datetime, datetime]]:
+    """``count`` periods as long as ``[since, until)``, the last of them that one, oldest first."""
+    length = until - since
+    return [(since - n * length, until - n * length) for n in reversed(range(count))]
 
 
 def as_json_line(report: Report, community: str) -> str:

@@ -323,7 +323,10 @@ DEFINITIONS: dict[str, tuple[ValueCycle, str]] = {
     "practices": (ValueCycle.POTENTIAL, "practices confirmed in the period (practices_total: all so far)"),
     "tags": (ValueCycle.POTENTIAL, "threads active in the period, per tag"),
     "regions": (ValueCycle.POTENTIAL, "participants per time-zone region (first part of their IANA zone)"),
-    "readers": (ValueCycle.POTENTIAL, "active digest subscribers at the time of the report"),
+    "readers": (
+        ValueCycle.POTENTIAL,
+        "memberships that get digests now (confirmed, digests chosen; pending subscriptions excluded)",
+    ),
     "engaged_share": (
         ValueCycle.IMMEDIATE,
         "members who posted or reacted in the period, over active members who may post",

@@ -8,6 +8,7 @@ prints, so a link and a command line name the same thread.
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import quote, urlencode
 
 
@@ -53,9 +54,25 @@ def subscribe_url(base_url: str, slug: str) -> str:
     return f"{community_url(base_url, slug)}subscribe"
 
 
-def report_url(base_url: str, slug: str) -> str:
-    """The value indicators, for conveners and core team: ``/c/SLUG/report``."""
-    return f"{community_url(base_url, slug)}report"
+def report_url(base_url: str, slug: str, first: date | None = None, last: date | None = None) -> str:
+    """The value indicators, for conveners and core team: ``/c/SLUG/report``, or the report of the days
+    ``first`` to ``last`` (both included, UTC): ``/c/SLUG/report?from=YYYY-MM-DD&to=YYYY-MM-DD``."""
+    url = f"{community_url(base_url, slug)}report"
+    if first is None or last is None:
+        return url
+    return f"{url}?{urlencode({'from': first.isoformat(), 'to': last.isoformat()})}"
+
+
+def report_data_url(base_url: str, slug: str, kind: str, first: date, last: date) -> str:
+    """The report's figures as ``icop report`` prints them: ``/c/SLUG/report.json`` or ``report.csv``,
+    for the days ``first`` to ``last`` (both included, UTC)."""
+    query = urlencode({"from": first.isoformat(), "to": last.isoformat()})
+    return f"{community_url(base_url, slug)}report.{kind}?{query}"
+
+
+def about_url(base_url: str, slug: str) -> str:
+    """What the community is, who convenes it and how to take part: ``/c/SLUG/about``."""
+    return f"{community_url(base_url, slug)}about"
 
 
 def login_url(base_url: str) -> str:

@@ -60,6 +60,19 @@ class DeliveryMode(StrEnum):
         return self in (DeliveryMode.DIGEST, DeliveryMode.BOTH)
 
 
+def takes_digests(
+    role: Role, state: MembershipState, delivery: DeliveryMode, frequency: str, *, has_address: bool
+) -> bool:
+    """Whether a membership gets digests: active (a pending subscription does not), with an address,
+    a frequency, and digests chosen (a reader's ``each`` means digests: readers never get posts one by
+    one). The digest sender and the ``readers`` indicator both ask this, so they always agree."""
+    if state is not MembershipState.ACTIVE or not has_address or frequency == "never":
+        return False
+    if role is Role.READER:
+        return delivery is not DeliveryMode.NONE
+    return delivery.digests
+
+
 class PostState(StrEnum):
     VISIBLE = "visible"
     HELD = "held"  # waiting for a convener's decision

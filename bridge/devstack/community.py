@@ -83,8 +83,9 @@ def prepare_community(
     ``extra_config`` is added at the top level, ``community_config`` at the end of the community's
     table (e.g. ``[[community.taxonomy]]`` entries). ``archive`` is the community's archive setting;
     ``public_companion`` adds a second community with a public archive and a room of its own, whose
-    roster adds Bo, who is a member of it only. Welcomes are off unless ``welcome``: the scripted
-    conversations of the demo, the benchmark and the tests count the mail each member receives.
+    roster adds Bo, who convenes it and belongs to no other community. Welcomes are off unless
+    ``welcome``: the scripted conversations of the demo, the benchmark and the tests count the mail each
+    member receives.
     """
     directory.mkdir(parents=True, exist_ok=True)
     bot = stack.register_user(f"icop{user_suffix}", DEMO_PASSWORD)
@@ -123,7 +124,7 @@ def prepare_community(
         )
         _join(stack.homeserver_url, kenji.access_token, companion_room)
         members["bo"] = DemoMember(
-            "Bo Lind", f"bo{user_suffix}@example.test", "member", None, "Europe/Stockholm"
+            "Bo Lind", f"bo{user_suffix}@example.test", "convener", None, "Europe/Stockholm"
         )
         companion = Companion(
             "open-data",

@@ -3,10 +3,10 @@
 One run, for each community: read its readers and when each last had a digest, work out whose slot has
 come (``bridge.core.digest.schedule``), read the community's posts once for all the periods concerned,
 rank each period once, then for each due reader claim the (reader, slot) row, render (once per issue),
-personalise, compose and hand the mail to the SMTP server, and record it sent. A claim whose sender died
-is taken over when its lease runs out; a temporary SMTP failure retries with backoff; a permanent one
-parks the digest as dead. An empty period sends nothing (the slot is recorded as handled) unless the
-community asks for a quiet note.
+personalise, compose and hand the mail to the SMTP server, and record it sent
+(``bridge.email.claimed_send``). A claim whose sender died is taken over when its lease runs out; a
+temporary SMTP failure retries with backoff; a permanent one parks the digest as dead. An empty
+period sends nothing (the slot is recorded as handled) unless the community asks for a quiet note.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from bridge.digest.links import DigestLinks
 from bridge.digest.meetings import MeetingSource, NoMeetings
 from bridge.digest.render import DigestIssue, DigestRenderer, PersonalLinks
 from bridge.email.addresses import ListIdentity, list_domain, verp_address
-from bridge.email.smtp import SmtpPermanentError, SmtpSender, SmtpTemporaryError
+from bridge.email.claimed_send import LEASE, Outcome, send_claimed
+from bridge.email.smtp import SmtpSender
 from bridge.store import CommunityRecord, ReaderRecord, Store
 from bridge.store.digest_sources import CommunityText, DigestSource, author_key
 
@@ -50,11 +51,6 @@ log = logging.getLogger(__name__)
 CLAIM_BATCH = 200
 """Digests claimed by one statement; a batch is sent before the next is claimed, so a killed sender
 leaves at most this many claims to be taken over when their lease runs out."""
-LEASE = timedelta(minutes=10)
-"""How long a claim is a sender's own: past it, another sender takes the digest over."""
-MAX_ATTEMPTS = 8
-BACKOFF_BASE = timedelta(minutes=1)
-BACKOFF_CAP = timedelta(hours=1)
 
 
 @dataclass(slots=True)
@@ -248,26 +244,19 @@ class DigestService:
         async with self.slots:
             prepared = self.prepare(config, item, content, digest_id, now)
             assert reader.email is not None  # wants_digest
-            message_id = digest_message_id(digest_id, list_domain(config.list_address))
-
-            async def commit() -> None:
-                await self.store.digests.mark_sent(digest_id, message_id, self.clock())
-
-            try:
-                await self._require_smtp().send_committed(
-                    prepared.raw,
-                    envelope_from=verp_address(config.list_address, reader.email),
-                    recipient=reader.email,
-                    commit=commit,
-                )
-            except SmtpPermanentError as error:
-                await self.store.digests.give_up(digest_id, str(error))
-                summary.failed += 1
-                return f"failed for good: {what}: {error}"
-            except SmtpTemporaryError as error:
-                await self._retry_or_give_up(digest_id, str(error), now)
-                summary.failed += 1
-                return f"will retry: {what}: {error}"
+            outcome, error = await send_claimed(
+                self._require_smtp(),
+                self.store.digests,
+                digest_id,
+                prepared.raw,
+                message_id=digest_message_id(digest_id, list_domain(config.list_address)),
+                envelope_from=verp_address(config.list_address, reader.email),
+                recipient=reader.email,
+                clock=self.clock,
+            )
+        if outcome is not Outcome.SENT:
+            summary.failed += 1
+            return f"{outcome}: {what}: {error}"
         summary.sent += 1
         return f"sent: {what}"
 
@@ -280,15 +269,6 @@ class DigestService:
                 content.top, content.practices, content.trending, content.people, tuple(meetings)
             )
         return content
-
-    async def _retry_or_give_up(self, digest_id: int, error: str, now: datetime) -> None:
-        record = await self.store.digests.get(digest_id)
-        attempts = record.attempts if record is not None else MAX_ATTEMPTS
-        if attempts >= MAX_ATTEMPTS:
-            await self.store.digests.give_up(digest_id, f"after {attempts} attempts: {error}")
-            return
-        delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempts - 1)))
-        await self.store.digests.retry_later(digest_id, error, self.clock() + delay)
 
     # -- composing ------------------------------------------------------------------------------
     def prepare(

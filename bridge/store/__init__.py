@@ -14,6 +14,7 @@ from bridge.store.keyvalue import Cursors, Settings
 from bridge.store.meetings import MeetingReminders, ReminderRecord
 from bridge.store.migrations import SchemaTooNewError, current_version, latest_version, upgrade
 from bridge.store.outbox import Outbox, RetryPolicy
+from bridge.store.overview import CommunityOverview, Overviews, TeamMember
 from bridge.store.parked import NewParked, ParkedMessages, ParkedRecord
 from bridge.store.posts import Posts
 from bridge.store.practices import CatalogueEntry, PracticeRecord, Practices
@@ -31,6 +32,7 @@ from bridge.store.records import (
     RosterSync,
     ThreadRecord,
 )
+from bridge.store.report_mails import ReportMailRecord, ReportMails, TeamRecipient
 from bridge.store.search import Search, SearchHit
 from bridge.store.stories import NewStory, Stories, StoryRecord
 from bridge.store.subscriptions import ReaderRecord, RequestOutcome, SettingsChange, Subscriptions
@@ -61,6 +63,8 @@ class Store:
         self.stories = Stories(db)
         self.meetings = MeetingReminders(db)
         self.welcomes = Welcomes(db)
+        self.overviews = Overviews(db)
+        self.report_mails = ReportMails(db)
 
 
 __all__ = [
@@ -68,6 +72,7 @@ __all__ = [
     "Archive",
     "CatalogueEntry",
     "Communities",
+    "CommunityOverview",
     "CommunityRecord",
     "Cursors",
     "Database",
@@ -86,6 +91,7 @@ __all__ = [
     "NewThread",
     "Outbox",
     "OutboxEntry",
+    "Overviews",
     "ParkedMessages",
     "ParkedRecord",
     "PersonRecord",
@@ -98,6 +104,8 @@ __all__ = [
     "Reactions",
     "ReaderRecord",
     "ReminderRecord",
+    "ReportMailRecord",
+    "ReportMails",
     "RequestOutcome",
     "RetryPolicy",
     "RosterSync",
@@ -112,6 +120,8 @@ __all__ = [
     "Subscriptions",
     "TagUsage",
     "Tags",
+    "TeamMember",
+    "TeamRecipient",
     "ThreadRecord",
     "Transaction",
     "WebSessions",

@@ -553,6 +553,37 @@ class DigestDelivery(Model):
         unique_together = (("membership", "period_start", "period_end"), ("membership", "period_end"))
 
 
+class ReportMail(Model):
+    """The monthly report to one convener or core member: claimed before it is sent, so it goes out once
+    per (membership, month); the claim is a lease another sender takes over when it runs out."""
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "store.Community", related_name=False, on_delete=fields.CASCADE
+    )
+    community_id: int
+    membership: fields.ForeignKeyRelation[Membership] = fields.ForeignKeyField(
+        "store.Membership", related_name=False, on_delete=fields.CASCADE
+    )
+    membership_id: int
+    period_start = fields.DatetimeField()
+    period_end = fields.DatetimeField()
+    state = fields.CharEnumField(DeliveryState, max_length=16, default=DeliveryState.SENDING)
+    claimed_by = fields.CharField(max_length=255, null=True)
+    claimed_until = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    message_id = fields.CharField(max_length=HEADER_VALUE_LENGTH, null=True)
+    sent_at = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        app = APP_LABEL
+        table = "report_mail"
+        unique_together = (("membership", "period_start"),)
+        indexes = (("community", "state"),)
+
+
 class FollowedTag(Model):
     """A tag a reader follows: threads under it rank higher in their digest."""
 

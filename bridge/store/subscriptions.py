@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from tortoise.expressions import Subquery
 
-from bridge.core.model import DeliveryMode, MembershipState, Role
+from bridge.core.model import DeliveryMode, MembershipState, Role, takes_digests
 from bridge.store.communities import normalise_email
 from bridge.store.database import Database, Dialect
 from bridge.store.models import FollowedTag, Identity, IdentityKind, Membership, MembershipSource, Person
@@ -51,11 +51,9 @@ class ReaderRecord:
     def wants_digest(self) -> bool:
         """Active, with an address, a frequency, and digests chosen (a reader's "each" means digests:
         readers never get posts one by one)."""
-        if self.state is not MembershipState.ACTIVE or not self.email or self.digest_frequency == "never":
-            return False
-        if self.role is Role.READER:
-            return self.delivery is not DeliveryMode.NONE
-        return self.delivery.digests
+        return takes_digests(
+            self.role, self.state, self.delivery, self.digest_frequency, has_address=bool(self.email)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,13 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bridge.core.model import Role
 from bridge.store import CommunityRecord, Store
 from bridge.store.archive import Reader
 
 ArchiveMode = Literal["members", "public"]
+TEAM_ROLES = frozenset({Role.CONVENER, Role.CORE})
+"""The roles that read a community's report: its conveners and core team."""
 READER: web.RequestKey[Reader | None] = web.RequestKey("icop_reader", object)  # type: ignore[arg-type]
 
 
@@ -57,6 +60,10 @@ class CommunitySite:
 
     def readable_by(self, reader: Reader | None) -> bool:
         return self.public or (reader is not None and reader.member_of(self.record.id))
+
+    def led_by(self, reader: Reader | None) -> bool:
+        """Whether the signed-in reader convenes this community or is on its core team (the report)."""
+        return reader is not None and reader.memberships.get(self.record.id) in TEAM_ROLES
 
 
 class Sessions:

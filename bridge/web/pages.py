@@ -98,6 +98,10 @@ class PageRenderer:
             "site": site,
             "site_url": links.community_url(self.base_url, site.slug) if site else None,
             "practices_url": links.practices_url(self.base_url, site.slug) if site else None,
+            "about_url": links.about_url(self.base_url, site.slug) if site else None,
+            "team_report_url": links.report_url(self.base_url, site.slug)
+            if site and site.led_by(reader)
+            else None,
             "search_url": None,
             "zone_note": None,
             **context,
@@ -189,8 +193,12 @@ class ArchivePages:
         if site is not None and site.readable_by(reader):
             return site, reader
         if reader is None:
-            return see_other(f"{links.login_url(self.base_url)}?{urlencode({'next': request.path_qs})}")
+            return self.sign_in_first(request)
         return self.page(request, "refused", "Not a member", status=403, reader=reader, reason="member")
+
+    def sign_in_first(self, request: web.Request) -> web.Response:
+        """The answer to a visitor who must sign in: the sign-in page, coming back here afterwards."""
+        return see_other(f"{links.login_url(self.base_url)}?{urlencode({'next': request.path_qs})}")
 
     def context(self, site: CommunitySite, reader: Reader | None) -> dict[str, Any]:
         """What every community page shows around its content."""

@@ -1,7 +1,9 @@
 """The web archive as a daemon component: its pages, feeds, sign-in, and the loops behind them.
 
-It reads the relay's store and signing key, mails sign-in links through the relay's SMTP sender and
-sends Matrix ones through its session, so the daemon keeps one connection of each kind. Two loops:
+Beside the pages every reader sees, a community's about page (``bridge.web.about``) and its report for
+the conveners and core team (``bridge.web.report``). It reads the relay's store and signing key, mails
+sign-in links through the relay's SMTP sender and sends Matrix ones through its session, so the daemon
+keeps one connection of each kind. Two loops:
 the sign-in courier (sends queued links) and an hourly purge of expired sessions and old links.
 The search page is registered only when a search engine is given.
 """
@@ -22,10 +24,12 @@ from bridge.matrix.direct import DirectMessages
 from bridge.matrix.session import MatrixSession
 from bridge.rendering import Renderer
 from bridge.store import Store
+from bridge.web.about import AboutPage
 from bridge.web.access import CommunitySite, Sessions
 from bridge.web.feeds import Feeds
 from bridge.web.files import FileLinks
 from bridge.web.pages import ArchivePages, PageRenderer
+from bridge.web.report import ReportPages
 from bridge.web.search import SearchEngine, SearchPage
 from bridge.web.sign_in import SignInCourier, SignInPages
 
@@ -114,7 +118,15 @@ class ArchiveService:
             per_hour=config.web.sign_in_requests_per_hour,
             clock=self.clock,
         )
-        self._routes = [*pages.routes(), *feeds.routes(), *sign_in.routes()]
+        about = AboutPage(pages, lambda: by_slug, clock=self.clock)
+        report = ReportPages(pages, clock=self.clock)
+        self._routes = [
+            *pages.routes(),
+            *about.routes(),
+            *report.routes(),
+            *feeds.routes(),
+            *sign_in.routes(),
+        ]
         if self.search is not None:
             self._routes += SearchPage(pages, self.search).routes()
 

@@ -14,8 +14,13 @@ What each scenario checks:
 - a hostile post (script, javascript: links, an event handler, a 3,000-character word) runs nothing
   and does not widen the page on a phone;
 - the tag page and the practice catalogue list the thread;
-- a member of the companion only is refused the members-only pages (403, no title), and a Matrix
-  member gets a sign-in link by direct message.
+- a member of the companion only (its convener) is refused the members-only pages and their report
+  (403, no title, no figure) and reads his own community's report; a public community's report asks
+  a visitor to sign in; a Matrix member gets a sign-in link by direct message;
+- the report page: refused to a member; the convener reaches it from the community page, and every
+  chart is read back from Chromium's DOM and matches report.json for its period (six 30-day periods
+  of mail written over the last five months); no CSP violation; no sideways scroll on a phone; the
+  about page; the monthly report loop runs in the daemon.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ import secrets
 import sqlite3
 import urllib.parse
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +49,7 @@ from bridge.devstack.community import DemoCommunity, prepare_community, room_mes
 from bridge.devstack.process import free_port
 from bridge.devstack.stack import Stack
 from tests.e2e.conftest import WAIT_SECONDS, RunningBridge, _joined, wait_for
+from tests.fixtures.charts import CHARTS, marks, parse_charts
 from tests.fixtures.servers import Mailbox
 
 pytestmark = [pytest.mark.servers, pytest.mark.asyncio(loop_scope="module")]
@@ -73,6 +80,7 @@ class Archive:
     long_thread: int = 0
     hostile_thread: int = 0
     posts: int = 0
+    history: int = 0
     shared: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -242,7 +250,82 @@ async def _converse(stack: Stack, archive: Archive) -> None:
         WAIT_SECONDS * 2,
         "every reply stored",
     )
+    await _history(stack, archive)
     _file_tags_and_practice(archive)
+
+
+# Earlier discussions, mailed with the dates they were written (a post keeps its mail's Date), so the
+# report's trends have months to draw: (days ago, author, subject, replies as (hours later, author)).
+HISTORY = (
+    (150, "priya", "Risk registers people actually read #risk", ((3, "ana"), (20, "kenji"))),
+    (
+        124,
+        "kenji",
+        "Remote retros across time zones #retrospectives",
+        ((2, "siobhan"), (5, "priya"), (9, "ana")),
+    ),
+    (96, "siobhan", "Status reports nobody reads #stakeholders", ((20, "kenji"),)),
+    (93, "ana", "Pre-mortems before kick-off #risk", ((4, "priya"), (9, "siobhan"))),
+    (
+        64,
+        "priya",
+        "Rolling wave planning #planning",
+        ((1, "kenji"), (3, "ana"), (6, "siobhan"), (22, "priya")),
+    ),
+    (45, "kenji", "Which retro formats still work? #retrospectives", ((8, "ana"), (12, "siobhan"))),
+    (40, "siobhan", "Anyone using RAID logs? #risk", ()),
+)
+
+
+async def _history(stack: Stack, archive: Archive) -> None:
+    """Mail the earlier discussions, then wait until they are stored and relayed: a mailbox read later
+    for a sign-in link must get nothing else."""
+    community, now = archive.community, datetime.now(UTC)
+    async with aiosmtplib.SMTP(hostname=stack.smtp_host, port=stack.smtp_port, start_tls=False) as send:
+        for days, author, subject, replies in HISTORY:
+            written = now - timedelta(days=days)
+            root = _mail(
+                community,
+                author,
+                subject,
+                f"{subject}: how do you go about it?",
+                Date=format_datetime(written),
+            )
+            await send.send_message(root)
+            for hours, who in replies:
+                reply = _mail(
+                    community,
+                    who,
+                    f"Re: {subject}",
+                    f"From {who}: here is what works for us.",
+                    In_Reply_To=root["Message-ID"],
+                    References=root["Message-ID"],
+                    Date=format_datetime(written + timedelta(hours=hours)),
+                )
+                await send.send_message(reply)
+    archive.history = sum(1 + len(replies) for _, _, _, replies in HISTORY)
+    await wait_for(
+        lambda: _community_posts(archive) >= archive.history + archive.posts + 1,
+        WAIT_SECONDS * 2,
+        "the history stored",
+    )
+    await wait_for(lambda: _outbox_idle(archive), WAIT_SECONDS * 2, "the history relayed")
+
+
+def _community_posts(archive: Archive) -> int:
+    with archive.db() as db:
+        row = db.execute(
+            "SELECT COUNT(*) FROM post p JOIN community c ON c.id = p.community_id "
+            "WHERE c.slug = ? AND p.state = 'visible'",
+            (archive.community.slug,),
+        ).fetchone()
+    return int(row[0])
+
+
+def _outbox_idle(archive: Archive) -> bool:
+    with archive.db() as db:
+        row = db.execute("SELECT COUNT(*) FROM delivery WHERE state IN ('pending', 'sending')").fetchone()
+    return int(row[0]) == 0
 
 
 @pytest.fixture(scope="module")
@@ -471,6 +554,15 @@ async def test_a_non_member_is_refused_and_chat_members_get_a_direct_message(
     assert "Project Management Practice" not in content
     assert "who is not one of them" in content
     await _shot(page, "refused", full_page=False)
+    report = await page.goto(archive.url("/c/pm-practice/report"))  # a convener of another community
+    assert report is not None
+    assert report.status == 403
+    assert "Project Management Practice" not in await page.content()
+    assert await page.locator("svg").count() == 0
+    own = await page.goto(archive.url("/c/open-data/report"))
+    assert own is not None
+    assert own.status == 200
+    assert await page.locator("svg.chart").count() == 6
     await page.goto(archive.url("/"))
     assert "Project Management Practice" not in await page.inner_text("main")
     await page.get_by_role("button", name="Sign out").click()
@@ -482,6 +574,11 @@ async def test_a_non_member_is_refused_and_chat_members_get_a_direct_message(
     assert kenji is not None
     anonymous = await _context(browser)
     page = await anonymous.new_page()
+    await page.goto(archive.url("/c/open-data/report"))  # a public community's report: sign in first
+    assert urllib.parse.urlsplit(page.url).path == "/login"
+    assert await page.locator("svg").count() == 0
+    await page.goto(archive.url("/c/open-data/about"))  # its about page is public like its threads
+    assert "Bo Lind" in await page.inner_text("main")
     await page.goto(archive.url("/login"))
     await page.get_by_label("Email address or Matrix id").fill(kenji.user_id)
     await page.get_by_role("button", name="Send me a sign-in link").click()
@@ -517,3 +614,94 @@ def _join(stack: Stack, token: str, room_id: str) -> None:
     )
     with urllib.request.urlopen(request, timeout=10):
         pass
+
+
+async def _charts(page: Page) -> dict[str, ET.Element]:
+    """The page's charts as Chromium holds them, parsed back as SVG."""
+    return parse_charts(await page.locator("svg.chart").evaluate_all("all => all.map(e => e.outerHTML)"))
+
+
+def _drawn(svg: ET.Element) -> list[tuple[str, float, float | None]]:
+    """Each bar or point: its label, its number, and a bar's drawn width."""
+    return [
+        (label, value, float(shape["width"]) if "width" in shape else None)
+        for label, value, shape in marks(svg)
+    ]
+
+
+async def test_the_report_page_is_for_the_team_and_draws_the_stored_figures(
+    archive: Archive, browser: Browser
+) -> None:
+    """A member is refused without a figure; the convener signs in by mail and reads the report: every
+    chart drawn as SVG with the numbers of report.json for its period, no CSP violation, readable on a
+    phone. The daemon runs the monthly report loop beside it."""
+    member = await _context(browser, storage_state=archive.shared["siobhan"])
+    page = await member.new_page()
+    refused = await page.goto(archive.url("/c/pm-practice/report"))
+    assert refused is not None
+    assert refused.status == 403
+    assert "Conveners only" in await page.inner_text("main")
+    assert await page.locator("svg").count() == 0
+    await page.goto(archive.url("/c/pm-practice/"))
+    assert await page.get_by_role("link", name="Report", exact=True).count() == 0
+    await member.close()
+
+    context = await _sign_in_by_mail(browser, archive, "ana", "/c/pm-practice/report")
+    page = await context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    await page.goto(archive.url("/c/pm-practice/"))
+    await page.get_by_role("link", name="Report", exact=True).click()
+    assert urllib.parse.urlsplit(page.url).path == "/c/pm-practice/report"
+    first = date.fromisoformat(await page.get_by_label("From", exact=True).input_value())
+    last = date.fromisoformat(await page.get_by_label("To (included)", exact=True).input_value())
+    assert (last - first).days == 29
+    charts = await _charts(page)
+    assert set(charts) == CHARTS
+
+    figures = []
+    for n in reversed(range(6)):  # oldest first, as the trends draw them
+        shift = timedelta(days=30 * n)
+        answer = await context.request.get(
+            archive.url(f"/c/pm-practice/report.json?from={first - shift}&to={last - shift}")
+        )
+        assert answer.status == 200
+        figures.append(json.loads(await answer.text()))
+    assert sum(f["posts"] for f in figures) == archive.history + archive.posts + 1  # every post, once
+    for chart, key in (("trend-posts", "posts"), ("trend-participants", "participants")):
+        assert [value for _, value, _ in _drawn(charts[chart])] == [f[key] for f in figures]
+    answered = [
+        f["median_first_response_hours"] for f in figures if f["median_first_response_hours"] is not None
+    ]
+    assert [value for _, value, _ in _drawn(charts["trend-response"])] == answered
+    current = figures[-1]
+    channels = {label: (value, width) for label, value, width in _drawn(charts["channels"])}
+    assert {label: value for label, (value, _) in channels.items()} == {
+        "email": current["by_channel"]["email"],
+        "chat": current["by_channel"]["matrix"],
+    }
+    ratios = {round((width or 0) / value, 2) for value, width in channels.values() if value}
+    assert len(ratios) == 1  # bar lengths proportional to the numbers
+    assert {label: value for label, value, _ in _drawn(charts["regions"])} == current["regions"]
+    assert {label: value for label, value, _ in _drawn(charts["tags"])} == current["tags"]
+    assert "Period before:" in await page.inner_text("#figure-posts")
+
+    await _shot(page, "report-top", full_page=False)  # the README's picture (docs/report.png)
+    await _shot(page, "report")
+    await page.set_viewport_size(PHONE)
+    widths = await page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], f"the report scrolls sideways on a phone: {widths}"
+    await _shot(page, "report-phone")
+    await page.get_by_role("link", name="About", exact=True).click()
+    team = await page.locator("dl.about-facts").first.inner_text()
+    assert "Ana Souza" in team
+    assert "Kenji Watanabe" in team
+    assert archive.community.list_address in await page.inner_text("main")
+    await _shot(page, "about-phone")
+    assert not [line for line in console if "Content Security Policy" in line], console
+    await context.close()
+
+    status, body = archive.bridge.get("/healthz")
+    assert json.loads(body)["tasks"]["convener.monthly_report"]["running"], status

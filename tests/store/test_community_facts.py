@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bridge.core.indicators import compute
-from bridge.core.model import PostState, PracticeState, Role
+from bridge.core.model import DeliveryMode, PostState, PracticeState, Role
 from bridge.store import CommunityRecord, NewThread, Store
 from bridge.store.community_facts import CommunityFactsRepository, Participant
 from bridge.store.models import Practice, Tag, ThreadTag
+from bridge.store.subscriptions import SettingsChange
 from tests.store.conftest import T0, email_message, matrix_message
 
 
@@ -90,3 +91,49 @@ async def test_participants_have_their_role_address_and_zone(
         Participant("bo@example.org", "Bo Lind", Role.MEMBER, None),
         Participant("cy@example.org", "Cy Reader", Role.READER, None),
     ]
+
+
+async def test_digest_answers_and_readers_come_from_the_stored_subscriptions(
+    store: Store, community: CommunityRecord
+) -> None:
+    """Each "was this useful?" answer is a fact dated when it was given (a changed answer counts once,
+    as its latest); ``readers`` counts the memberships the digest sender would mail: Cy the reader
+    (``each`` means digests for a reader) and Dee who confirmed, not Ed whose subscription waits for
+    its confirmation, nor Bo who takes every post and no digest."""
+    members = {m.email: m for m in await store.communities.members(community.id)}
+    cy = members["cy@example.org"].membership_id
+    dee, _ = await store.subscriptions.request(
+        community.id, email="dee@example.org", name="Dee", change=SettingsChange(DeliveryMode.DIGEST)
+    )
+    assert await store.subscriptions.confirm(dee, T0)
+    await store.subscriptions.request(
+        community.id, email="ed@example.org", name="Ed", change=SettingsChange(DeliveryMode.DIGEST)
+    )
+    week = timedelta(days=7)
+    first = await store.digests.begin(cy, T0 - week, T0)
+    second = await store.digests.begin(cy, T0, T0 + week)
+    third = await store.digests.begin(dee, T0, T0 + week)
+    assert first is not None
+    assert second is not None
+    assert third is not None
+    assert await store.digests.record_feedback(first, True, T0 + timedelta(hours=1))
+    assert await store.digests.record_feedback(second, False, T0 + week + timedelta(hours=2))
+    assert await store.digests.record_feedback(second, True, T0 + week + timedelta(hours=3))  # changed
+    assert await store.digests.record_feedback(third, False, T0 + week + timedelta(hours=4))
+
+    repository = CommunityFactsRepository(store.db)
+    facts = await repository.load(community.id, "pm-practice", "Europe/Dublin", T0 + 2 * week)
+    assert sorted((f.useful, f.created_at) for f in facts.feedback) == [
+        (False, T0 + week + timedelta(hours=4)),
+        (True, T0 + timedelta(hours=1)),
+        (True, T0 + week + timedelta(hours=3)),
+    ]
+    values = compute(facts, T0 + week, T0 + 2 * week).values
+    assert values["digest_usefulness"] == {"useful": 1, "not_useful": 1, "share": 0.5}
+    assert values["readers"] == 2
+    earlier = await repository.load(community.id, "pm-practice", "Europe/Dublin", T0 + week)
+    assert compute(earlier, T0, T0 + week).values["digest_usefulness"] == {
+        "useful": 1,
+        "not_useful": 0,
+        "share": 1.0,
+    }

@@ -17,69 +17,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from bridge.config import LoadedConfig
 from bridge.config.schema import Config
-from bridge.core.model import Channel, InboundMessage, PostState, Role, RosterMember
-from bridge.email.smtp import SmtpSender
-from bridge.matrix.session import MatrixSession
-from bridge.store import Database, NewThread, Store
-from bridge.store.migrations import upgrade
+from bridge.core.model import Channel, InboundMessage, PostState
+from bridge.store import NewThread, Store
 from bridge.web.search import QueryError, SearchHit, SearchResults
-from bridge.web.server import WebServer
 from bridge.web.service import ArchiveService
+from tests.unit.web.served import BASE, Client, archive_config, served, synced_store
 
-KEY = b"k" * 32
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-BASE = "http://archive.test"
-Client = TestClient[web.Request, web.Application]
 
 
 def _config() -> Config:
     member = {"name": "Ana Souza", "email": "ana@example.org", "role": "convener", "time_zone": "Asia/Tokyo"}
     common = {"room": "#r:example.org", "time_zone": "Europe/Dublin"}
-    return Config.model_validate(
+    return archive_config(
         {
-            "base_url": BASE,
-            "matrix": {
-                "homeserver": "http://127.0.0.1:1",
-                "user_id": "@icop:example.org",
-                "access_token_env": "T",
-            },
-            "mail": {
-                "imap": {"host": "127.0.0.1", "user": "l", "password_env": "P"},
-                "smtp": {"host": "127.0.0.1"},
-            },
-            "community": [
-                {
-                    **common,
-                    "slug": "pm",
-                    "name": "PM Practice",
-                    "list_address": "pm@lists.example.org",
-                    "member": [member],
-                },
-                {
-                    **common,
-                    "slug": "open",
-                    "name": "Open Data",
-                    "list_address": "open@lists.example.org",
-                    "room": "#o:example.org",
-                    "archive": "public",
-                    "member": [{"name": "Bo Lind", "email": "bo@example.org"}],
-                },
-            ],
-        }
+            **common,
+            "slug": "pm",
+            "name": "PM Practice",
+            "list_address": "pm@lists.example.org",
+            "member": [member],
+        },
+        {
+            **common,
+            "slug": "open",
+            "name": "Open Data",
+            "list_address": "open@lists.example.org",
+            "room": "#o:example.org",
+            "archive": "public",
+            "member": [{"name": "Bo Lind", "email": "bo@example.org"}],
+        },
     )
-
-
-@dataclass
-class Relay:
-    store: Store
-    signing_key: bytes | None = KEY
-    smtp: SmtpSender | None = None
-    session: MatrixSession | None = None
 
 
 @dataclass
@@ -143,60 +112,33 @@ async def _ingest(store: Store, slug: str, key: str, subject: str | None, text: 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     config = _config()
-    db = Database(f"sqlite://{tmp_path / 'store.sqlite3'}")
-    await db.open()
-    await upgrade(db)
-    store = Store(db)
-    for community in config.community:
-        await store.communities.sync_community(
-            slug=community.slug,
-            name=community.name,
-            list_address=community.list_address,
-            room=community.room,
-            time_zone=community.time_zone,
-            roster=[
-                RosterMember(m.name, m.email, Role(m.role), time_zone=m.time_zone) for m in community.member
-            ],
+    async with synced_store(config, tmp_path) as store:
+        secret = await _ingest(store, "pm", "a@x", "Secret roadmap", "members only words")
+        await _ingest(
+            store,
+            "pm",
+            "b@x",
+            None,
+            "a reply <b>bold?</b> https://example.org/x",
+            thread=secret,
+            channel=Channel.MATRIX,
+            name="Kenji",
+            full_text=None,
         )
-    secret = await _ingest(store, "pm", "a@x", "Secret roadmap", "members only words")
-    await _ingest(
-        store,
-        "pm",
-        "b@x",
-        None,
-        "a reply <b>bold?</b> https://example.org/x",
-        thread=secret,
-        channel=Channel.MATRIX,
-        name="Kenji",
-        full_text=None,
-    )
-    held = await _ingest(store, "pm", "h@x", "Held stranger", "spam", state=PostState.HELD)
-    public = await _ingest(
-        store,
-        "open",
-        "c@x",
-        "Open question",
-        "anyone may read this",
-        full_text="anyone may read this\n\n> the quoted history",
-    )
-    loaded = LoadedConfig(config=config, path=tmp_path / "icop.toml", key_lines={})
-    server = WebServer("127.0.0.1:0")
-    archive = ArchiveService(
-        loaded,
-        Relay(store),
-        stylesheet_url=server.assets.stylesheet_path,
-        search=Engine(public),
-        clock=lambda: NOW,
-    )
-    await archive.start()
-    server.add_routes(archive.web_routes())
-    client: Client = TestClient(TestServer(server.app))
-    await client.start_server()
-    try:
-        yield Site(client, store, archive, {"secret": secret, "held": held, "public": public})
-    finally:
-        await client.close()
-        await db.close()
+        held = await _ingest(store, "pm", "h@x", "Held stranger", "spam", state=PostState.HELD)
+        public = await _ingest(
+            store,
+            "open",
+            "c@x",
+            "Open question",
+            "anyone may read this",
+            full_text="anyone may read this\n\n> the quoted history",
+        )
+        async with served(config, store, tmp_path, clock=lambda: NOW, search=Engine(public)) as (
+            client,
+            archive,
+        ):
+            yield Site(client, store, archive, {"secret": secret, "held": held, "public": public})
 
 
 async def _sign_in(site: Site, email: str, next_path: str = "/") -> str:
