@@ -65,6 +65,34 @@ def test_hashtags_in_quotes_code_urls_and_non_words_are_not(text: str) -> None:
     assert hashtags_in_text(text) == []
 
 
+PATCH = """Here is the fix, #portability is the point.
+
+diff --git a/lib/database.cc b/lib/database.cc
+index aa1fb25..ad3a81b 100644
+--- a/lib/database.cc
++++ b/lib/database.cc
+@@ -20,6 +20,7 @@
+ #include "notmuch-private.h"
++#include <stdint.h>
++#define HASH_SIZE 64
+-#old-tag-in-removed-line
+ }
+\\ No newline at end of file
+Tested on FreeBSD. #review please
+"""
+
+
+def test_patches_and_preprocessor_lines_are_code_but_the_same_words_in_prose_are_tags() -> None:
+    """A patch mailed unfenced (as developers' lists do) files none of its lines; the prose around it
+    files its own tags. C directives are code anywhere in a line; the words alone stay tags."""
+    assert hashtags_in_text(PATCH) == ["portability", "review"]
+    prose = "try #define _GNU_SOURCE 1 before #include <stdio.h>, #ifdef HAVE_X and #endif /* X */ #build"
+    assert hashtags_in_text(prose) == ["build"]
+    assert hashtags_in_text("#if 0\n#pragma once\n#else\n#undef NDEBUG") == []
+    assert hashtags_in_text("Talk of #include, #define your goals, #Agile") == ["include", "define", "Agile"]
+    assert hashtags_in_text("@@ not a hunk @@ #retro\n+1 from me #estimation") == ["retro", "estimation"]
+
+
 def test_an_unclosed_fence_hides_the_rest_and_a_closed_one_only_itself() -> None:
     assert hashtags_in_text("#before\n```\n#inside\n```\n#after") == ["before", "after"]
     assert hashtags_in_text("#before\n```\n#inside forever") == ["before"]
