@@ -74,6 +74,7 @@ async def main() -> int:
             sign_in = await _archive_sign_in(stack, community, "siobhan", f"/c/{community.slug}/")
             report = await _archive_sign_in(stack, community, "ana", f"/c/{community.slug}/report")
             _preview_digest(community)
+            _show_report(community)
             _where_to_connect(stack, community, log_path, sign_in, report)
             await _until_interrupted(process)
         finally:
@@ -171,6 +172,20 @@ def _preview_digest(community: DemoCommunity) -> None:
     if html is not None:
         page.write_text(str(html.get_content()), encoding="utf-8")
     say(f"   the whole mail: {eml}\n   open it in a browser: file://{page}")
+
+
+def _show_report(community: DemoCommunity) -> None:
+    """What Ana, the convener, reads about her community: the value indicators of the last 30 days."""
+    say("\n5. Ana convenes the community. Its value indicators so far (icop report):")
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "--config", str(community.config_path), "report",
+         "--community", community.slug],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        say(f"   icop report failed: {done.stderr.strip()}")
+        return
+    say("   " + "\n   ".join(done.stdout.rstrip().splitlines()))
 
 
 def _where_to_connect(
