@@ -4,8 +4,10 @@ The store is filled with bulk SQL (recursive CTEs, one transaction): ``ICOP_BENC
 posts (default 1,000,000) in threads of about 20 posts over two channels, one thread of 500 posts,
 tags on one thread in ten. Then the daemon's own web server (security headers, session lookup,
 access check, store queries, Jinja2) serves a members-only community to a signed-in member:
-- server time: the handler's wall time, measured inside the server, for the 500-post thread page and
-  the community's first page, one request at a time; p50 and p95 (goal: p95 < 100 ms each);
+- server time: the handler's wall time, measured inside the server, for the 500-post thread page,
+  the community's first page and the search page (the same engine as ``icop search``: a rare word, a
+  word and a phrase in every post, ``tag:``, ``from:``), one request at a time; p50 and p95 (goal:
+  p95 < 100 ms each);
 - throughput: requests per second for the thread page with 20 concurrent clients, divided by the rate
   of a static aiohttp handler serving the same bytes from the same server in the same run.
 
@@ -26,11 +28,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
 
 from bench.relay import RESULTS, summary
+from bridge.archive.search import ArchiveSearch, ArchiveSearchPages
 from bridge.config import LoadedConfig
 from bridge.config.schema import Config
 from bridge.core.model import Channel, Role, RosterMember
@@ -50,6 +54,13 @@ CLIENTS = 20
 THROUGHPUT_REQUESTS = int(os.environ.get("ICOP_BENCH_ARCHIVE_REQUESTS", "2000"))
 KEY = b"bench-signing-key-0123456789abcdef"
 START = datetime(2020, 1, 1, tzinfo=UTC)
+SEARCHES = {  # what each query matches in the filled store
+    "rare_word": str(POSTS // 3 + 7),  # the one post whose text ends with that number
+    "word_in_every_post": "estimate",
+    "phrase_in_every_post": '"reference classes"',
+    "tag": "tag:estimation",  # one thread in ten
+    "author": "from:kenji",  # a third of the posts
+}
 
 
 @dataclass
@@ -189,8 +200,10 @@ async def main() -> int:
         await db.close()
         long_thread = fill(path, community.id, POSTS)
         await db.open()
-        results = await _measure(config, store, port, long_thread, path)
-        await db.close()
+        try:
+            results = await _measure(config, store, port, long_thread, path)
+        finally:
+            await db.close()  # an open store's thread would keep a failed run from ending
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"archive-{stamp}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
@@ -208,11 +221,15 @@ async def _measure(config: Config, store: Store, port: int, long_thread: int, pa
     async def timed(request: web.Request, handler: Any) -> web.StreamResponse:
         began = time.perf_counter()
         response: web.StreamResponse = await handler(request)
-        timings.setdefault(request.path, []).append(time.perf_counter() - began)
+        key = f"search:{request.query['q']}" if "q" in request.query else request.path
+        timings.setdefault(key, []).append(time.perf_counter() - began)
         return response
 
     server.app.middlewares.append(timed)
-    archive = ArchiveService(loaded, Relay(store), stylesheet_url=server.assets.stylesheet_path)
+    search = ArchiveSearchPages(ArchiveSearch(store, str(config.base_url), config.community))
+    archive = ArchiveService(
+        loaded, Relay(store), stylesheet_url=server.assets.stylesheet_path, search=search
+    )
     await archive.start()
     server.add_routes(archive.web_routes())
     body: dict[str, bytes] = {}
@@ -263,6 +280,16 @@ async def _measure(config: Config, store: Store, port: int, long_thread: int, pa
                 "thread_500_posts": summary(timings[thread_path]),
                 "community_page": summary(timings[community_path]),
             }
+            print(f"search page, {SAMPLES // 4} requests per query, one at a time ...", flush=True)
+            for kind, query in SEARCHES.items():
+                search_path = "/c/pm/search?" + urlencode({"q": query})
+                async with client.get(base + search_path) as response:
+                    assert response.status == 200, (query, response.status)
+                    assert b'class="snippet"' in await response.read(), f"{query} found nothing"
+                for _ in range(SAMPLES // 4):
+                    async with client.get(base + search_path) as response:
+                        await response.read()
+                server_time[f"search_{kind}"] = summary(timings[f"search:{query}"][1:])
             print(f"throughput, {THROUGHPUT_REQUESTS} requests by {CLIENTS} clients ...", flush=True)
             archive_rps = await _throughput(client, base + thread_path)
             static_rps = await _throughput(client, base + "/static-copy")
