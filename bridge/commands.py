@@ -89,10 +89,13 @@ async def db(loaded: LoadedConfig, action: str) -> int:
             else:
                 print(f"database {redact(database.url)} upgraded from schema {before} to {after}")
         else:
-            print(
-                f"database schema {await current_version(database)}, "
-                f"this icop-bridge knows up to {latest_version()}"
-            )
+            version = await current_version(database)
+            print(f"database schema {version}, this icop-bridge knows up to {latest_version()}")
+            if version > latest_version():
+                print(
+                    "icop: this database schema is newer than the code: upgrade icop-bridge", file=sys.stderr
+                )
+                return 3
     except SchemaTooNewError as error:
         print(f"icop: {error}", file=sys.stderr)
         return 3
