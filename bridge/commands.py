@@ -21,7 +21,7 @@ from bridge.logs import configure_logging
 from bridge.matrix.probe import probe_matrix
 from bridge.probe import ProbeResult
 from bridge.relay.bounces import bounce_policy
-from bridge.relay.community import CommunityContext
+from bridge.relay.community import CommunityContext, stored_community
 from bridge.relay.moderation import CLI_ACTOR, Moderation
 from bridge.store import MemberRecord, OutboxEntry, Store
 from bridge.store.communities import normalise_email
@@ -203,10 +203,7 @@ async def members(loaded: LoadedConfig, args: argparse.Namespace) -> int:
 
 
 async def _members(store: Store, loaded: LoadedConfig, args: argparse.Namespace, slug: str) -> int:
-    community = await store.communities.by_slug(slug)
-    if community is None:
-        print(f"icop: community {slug!r} is not in the store yet: start `icop run` once", file=sys.stderr)
-        return 1
+    community = await stored_community(store, loaded.community(slug))
     rows = await store.communities.members(community.id)
     if args.members_command == "reset-bounces":
         wanted = normalise_email(args.email)
