@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from bridge import __version__
 
@@ -29,8 +29,17 @@ if TYPE_CHECKING:
     from bridge.config import LoadedConfig
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line of stderr (exit 2), as scripts expect of every error;
+    subcommand parsers are made of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        line = " ".join(f"{self.prog}: error: {message}".split())
+        self.exit(EXIT_CONFIG, f"{line} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="icop",
         description="Bridge a community's Matrix room and email list into one conversation.",
     )
@@ -119,6 +128,40 @@ def build_parser() -> argparse.ArgumentParser:
     send_due.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     send_due.add_argument("--now", metavar="ISO8601", help="as if it were this time (with Z or an offset)")
     return parser
+
+
+_GLOBAL_VALUED = frozenset({"--config", "--log-level"})
+_SEARCH_VALUED = frozenset({"--community", "--limit"})
+_SEARCH_FLAGS = frozenset({"--json", "-h", "--help"})
+
+
+def _search_query_as_operand(argv: list[str]) -> list[str]:
+    """``icop search -budget`` means the query ``-budget`` (the query language's exclusion), not an
+    unknown option: every word after ``search`` that is none of its options is moved behind ``--``."""
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        index += 2 if argv[index] in _GLOBAL_VALUED else 1
+    if index >= len(argv) or argv[index] != "search":
+        return argv
+    options: list[str] = []
+    operands: list[str] = []
+    rest = argv[index + 1 :]
+    position = 0
+    while position < len(rest):
+        word = rest[position]
+        if word == "--":
+            operands.extend(rest[position + 1 :])
+            break
+        if word in _SEARCH_VALUED:
+            options.extend(rest[position : position + 2])
+            position += 2
+            continue
+        if word in _SEARCH_FLAGS or word.partition("=")[0] in _SEARCH_VALUED:
+            options.append(word)
+        else:
+            operands.append(word)
+        position += 1
+    return [*argv[: index + 1], *options, "--", *operands]
 
 
 def _positive(value: str) -> int:
@@ -239,7 +282,7 @@ def _stop_during_start_up(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop_during_start_up)
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_search_query_as_operand(sys.argv[1:] if argv is None else list(argv)))
     # Imported here, after the SIGTERM handler: loading pydantic and friends takes a moment.
     from bridge.config import ConfigError, load_config
 
@@ -255,6 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args, loaded)
     except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        # The reader went away (``icop search … | head``): no traceback; stdout is dropped so the
+        # interpreter's final flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
 
 

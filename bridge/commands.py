@@ -21,7 +21,7 @@ from bridge.logs import configure_logging
 from bridge.matrix.probe import probe_matrix
 from bridge.probe import ProbeResult
 from bridge.relay.bounces import bounce_policy
-from bridge.relay.community import CommunityContext
+from bridge.relay.community import CommunityContext, stored_community
 from bridge.relay.moderation import CLI_ACTOR, Moderation
 from bridge.store import MemberRecord, OutboxEntry, Store
 from bridge.store.communities import normalise_email
@@ -89,10 +89,13 @@ async def db(loaded: LoadedConfig, action: str) -> int:
             else:
                 print(f"database {redact(database.url)} upgraded from schema {before} to {after}")
         else:
-            print(
-                f"database schema {await current_version(database)}, "
-                f"this icop-bridge knows up to {latest_version()}"
-            )
+            version = await current_version(database)
+            print(f"database schema {version}, this icop-bridge knows up to {latest_version()}")
+            if version > latest_version():
+                print(
+                    "icop: this database schema is newer than the code: upgrade icop-bridge", file=sys.stderr
+                )
+                return 3
     except SchemaTooNewError as error:
         print(f"icop: {error}", file=sys.stderr)
         return 3
@@ -200,10 +203,7 @@ async def members(loaded: LoadedConfig, args: argparse.Namespace) -> int:
 
 
 async def _members(store: Store, loaded: LoadedConfig, args: argparse.Namespace, slug: str) -> int:
-    community = await store.communities.by_slug(slug)
-    if community is None:
-        print(f"icop: community {slug!r} is not in the store yet: start `icop run` once", file=sys.stderr)
-        return 1
+    community = await stored_community(store, loaded.community(slug))
     rows = await store.communities.members(community.id)
     if args.members_command == "reset-bounces":
         wanted = normalise_email(args.email)

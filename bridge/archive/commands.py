@@ -20,7 +20,7 @@ from bridge.config import LoadedConfig
 from bridge.config.schema import build_taxonomy
 from bridge.core.links import tag_url, thread_url
 from bridge.core.model import PracticeState, TagSource
-from bridge.relay.community import CommunityContext
+from bridge.relay.community import CommunityContext, stored_community
 from bridge.relay.filing import tag_overview
 from bridge.store import NewTag, PracticeRecord, Store
 
@@ -86,10 +86,7 @@ def _known(loaded: LoadedConfig, slug: str | None) -> bool:
 
 async def _context(store: Store, loaded: LoadedConfig, slug: str) -> CommunityContext | None:
     config = next(c for c in loaded.config.community if c.slug == slug)
-    record = await store.communities.by_slug(slug)
-    if record is None:
-        print(f"icop: community {slug!r} is not in the store yet: start `icop run` once", file=sys.stderr)
-        return None
+    record = await stored_community(store, config)
     await store.tags.sync_taxonomy(record.id, build_taxonomy(config).definitions)
     return CommunityContext(config, record)
 

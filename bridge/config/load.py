@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from bridge.config.locate import Path as KeyPath
 from bridge.config.locate import line_of, locate_keys
-from bridge.config.schema import CommunityConfig, Config
+from bridge.config.schema import CommunityConfig, Config, database_url_problem
 from bridge.config.secrets import SecretRef, secret_ref
 
 DATABASE_URL_ENV = "ICOP_DATABASE_URL"
@@ -112,6 +112,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> L
     issues = [
         *_duplicates(shown, lines, config),
         *_unreadable_secrets(shown, lines, loaded, environ),
+        *_database_override(shown, environ),
     ]
     if issues:
         raise ConfigError(sorted(issues, key=lambda i: i.line))
@@ -235,6 +236,14 @@ def _unreadable_secrets(
             key = (*path, "_env" if env else "_file")
             named = (*path[:-1], f"{path[-1]}{key[-1]}")
             yield ConfigIssue(file, line_of(lines, named) or 1, dotted(named), problem)
+
+
+def _database_override(file: str, environ: Mapping[str, str]) -> Iterator[ConfigIssue]:
+    """A bad ICOP_DATABASE_URL is a config error like a bad ``[database] url`` (exit 2, one line)."""
+    override = environ.get(DATABASE_URL_ENV)
+    problem = database_url_problem(override) if override else None
+    if problem:
+        yield ConfigIssue(file, 0, DATABASE_URL_ENV, f"{problem} (it overrides [database] url)")
 
 
 def _secret_references(model: BaseModel, path: KeyPath) -> Iterator[tuple[KeyPath, str | None, str | None]]:

@@ -34,6 +34,16 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
 
 
+DATABASE_SCHEMES = ("sqlite://", "postgres://", "postgresql://")
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot name a store, or None (the same rule for the config and ICOP_DATABASE_URL)."""
+    if url.startswith(DATABASE_SCHEMES):
+        return None
+    return f"database url {url!r} must start with sqlite://, postgres:// or postgresql://"
+
+
 class DatabaseConfig(Section):
     url: str = "sqlite://var/icop.sqlite3"
     """``sqlite://PATH`` (relative to the config file's folder) or ``postgres://user@host:port/db``.
@@ -41,10 +51,9 @@ class DatabaseConfig(Section):
 
     @model_validator(mode="after")
     def _known_scheme(self) -> DatabaseConfig:
-        if not self.url.startswith(("sqlite://", "postgres://", "postgresql://")):
-            raise ValueError(
-                f"database url {self.url!r} must start with sqlite://, postgres:// or postgresql://"
-            )
+        problem = database_url_problem(self.url)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

@@ -16,7 +16,8 @@ from bridge.core.indicators import compute
 from bridge.core.links import thread_url
 from bridge.core.meetings import rotations, suggest
 from bridge.core.stories import excerpt
-from bridge.store import CommunityRecord, Store, StoryRecord
+from bridge.relay.community import stored_community
+from bridge.store import Store, StoryRecord
 from bridge.store.audit import AuditLog, AuditRecord
 from bridge.store.community_facts import CommunityFactsRepository
 
@@ -38,9 +39,7 @@ async def report(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         return 2
 
     async def work(store: Store) -> int:
-        community = await _stored_community(store, config.slug)
-        if community is None:
-            return 1
+        community = await stored_community(store, config)
         facts = await CommunityFactsRepository(store.db).load(
             community.id, config.slug, config.time_zone, until
         )
@@ -71,9 +70,7 @@ async def stories(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     base_url = loaded.config.base_url
 
     async def work(store: Store) -> int:
-        community = await _stored_community(store, config.slug)
-        if community is None:
-            return 1
+        community = await stored_community(store, config)
         found = await store.stories.in_community(community.id, since=since, until=until)
         for story in found:
             url = thread_url(base_url, config.slug, story.thread_id)
@@ -126,9 +123,7 @@ async def audit(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     since, until = bounds
 
     async def work(store: Store) -> int:
-        community = await _stored_community(store, config.slug)
-        if community is None:
-            return 1
+        community = await stored_community(store, config)
         events = await AuditLog(store.db).of_community(
             community.id, since=since, until=until, action=args.action
         )
@@ -176,9 +171,7 @@ async def meetings(loaded: LoadedConfig, args: argparse.Namespace) -> int:
         return 2
 
     async def work(store: Store) -> int:
-        community = await _stored_community(store, config.slug)
-        if community is None:
-            return 1
+        community = await stored_community(store, config)
         people = attendees(
             await CommunityFactsRepository(store.db).participants(community.id), config.time_zone
         )
@@ -220,10 +213,3 @@ def _community_config(loaded: LoadedConfig, slug: str | None) -> CommunityConfig
     if config is None:
         print(f"icop: no community {slug!r} in the config", file=sys.stderr)
     return config
-
-
-async def _stored_community(store: Store, slug: str) -> CommunityRecord | None:
-    community = await store.communities.by_slug(slug)
-    if community is None:
-        print(f"icop: community {slug!r} is not in the store yet: start `icop run` once", file=sys.stderr)
-    return community

@@ -20,6 +20,7 @@ from pathlib import Path
 from bridge.config import LoadedConfig
 from bridge.digest.service import DigestService
 from bridge.email.smtp import SmtpSender
+from bridge.relay.community import stored_community
 from bridge.relay.keys import signing_key
 from bridge.store import Store
 
@@ -77,6 +78,7 @@ async def _preview(
     if args.community not in {c.slug for c in loaded.config.community}:
         print(f"icop: no community {args.community!r} in the config", file=sys.stderr)
         return 2
+    await stored_community(service.store, loaded.community(args.community))
     prepared = await service.preview(args.community, args.reader, now)
     if prepared is None:
         print(f"icop: {args.reader} is not a member or reader of {args.community}", file=sys.stderr)

@@ -280,7 +280,9 @@ class DigestService:
         now: datetime,
         *,
         with_parts: bool = False,
+        date: datetime | None = None,
     ) -> Prepared:
+        """The message for one reader; ``date`` is its Date header (default: the clock, when it is sent)."""
         reader = item.reader
         assert reader.email is not None
         base = self.loaded.config.base_url
@@ -311,7 +313,7 @@ class DigestService:
             recipient_name=reader.name,
             subject=rendered.subject,
             message_id=digest_message_id(digest_id, list_domain(config.list_address)),
-            date=self.clock(),
+            date=date or self.clock(),
             unsubscribe_url=unsubscribe,
             subscribe_url=subscribe_url(base, config.slug),
             archive_url=community_url(base, config.slug),
@@ -342,7 +344,7 @@ class DigestService:
         source = await self._source(config, record, [item.period])
         meetings = await self.meetings.upcoming(record.id, now, now + timedelta(days=31))
         content = self._content(rank_period(source.period(start, now)), reader, meetings)
-        return self.prepare(config, item, content, 0, now, with_parts=True)
+        return self.prepare(config, item, content, 0, now, with_parts=True, date=now)
 
     async def _source(
         self, config: CommunityConfig, record: CommunityRecord, periods: list[Period]

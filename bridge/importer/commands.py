@@ -19,7 +19,7 @@ from bridge.config.schema import CommunityConfig
 from bridge.importer.mbox import MboxFile
 from bridge.importer.mbox_import import import_mbox
 from bridge.importer.progress import Progress
-from bridge.relay.community import CommunityContext, sync_community
+from bridge.relay.community import CommunityContext, stored_community
 from bridge.store import Store
 
 
@@ -57,10 +57,7 @@ def import_command(loaded: LoadedConfig, args: argparse.Namespace) -> int:
 
 async def community_context(store: Store, config: CommunityConfig) -> CommunityContext:
     """The community as the daemon knows it; set up from config first when the daemon never ran."""
-    record = await store.communities.by_slug(config.slug)
-    if record is None:
-        record = await sync_community(store, config)
-    return CommunityContext(config, record)
+    return CommunityContext(config, await stored_community(store, config))
 
 
 async def _mbox(store: Store, config: CommunityConfig, files: list[MboxFile], jobs: int | None) -> int:

@@ -76,6 +76,13 @@ def relay_policy(config: CommunityConfig) -> RelayPolicy:
     )
 
 
+async def stored_community(store: Store, community: CommunityConfig) -> CommunityRecord:
+    """The community as the store knows it; set up from config first when the daemon never ran, so a
+    command run before the first ``icop run`` (members, report, tags, an import) works on the roster."""
+    record = await store.communities.by_slug(community.slug)
+    return record if record is not None else await sync_community(store, community)
+
+
 async def sync_community(store: Store, community: CommunityConfig) -> CommunityRecord:
     """A community and its roster from config into the store (idempotent; delivery choices survive)."""
     roster = [

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from bridge.core import links
 from bridge.core.model import Channel
+from bridge.core.tags.names import fold_tag
 from bridge.rendering import Renderer
 from bridge.store import Store
 from bridge.store.archive import Cursor, Reader
@@ -239,7 +240,12 @@ class ArchivePages:
         if isinstance(found, web.StreamResponse):
             return found
         site, reader = found
-        return await self._thread_list(request, site, reader, tag=request.match_info["tag"])
+        written = request.match_info["tag"]
+        name = fold_tag(written)
+        if name and name != written:  # /tag/Estimação is /tag/estimacao: one spelling per tag
+            query = f"?{request.query_string}" if request.query_string else ""
+            return see_other(f"/c/{quote(site.slug, safe='')}/tag/{quote(name, safe='')}{query}", status=308)
+        return await self._thread_list(request, site, reader, tag=written)
 
     async def _thread_list(
         self, request: web.Request, site: CommunitySite, reader: Reader | None, *, tag: str | None

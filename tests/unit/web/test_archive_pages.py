@@ -325,3 +325,17 @@ async def test_a_thread_page_changes_with_every_reply_edit_and_deletion(site: Si
     assert "better words" not in deleted
     assert "first words" not in deleted
     assert "This message was deleted." in deleted
+
+
+async def test_a_tag_page_answers_every_spelling_of_its_tag(site: Site) -> None:
+    """``/c/SLUG/tag/TAG`` names a tag however it is written, redirecting to its one folded spelling,
+    and only once the visitor may read the community (a members-only one still asks to sign in)."""
+    for written, folded in (("Risk", "risk"), ("Estima%C3%A7%C3%A3o?before=x", "estimacao?before=x")):
+        response = await site.client.get(f"/c/open/tag/{written}", allow_redirects=False)
+        assert response.status == 308, written
+        assert response.headers["Location"] == f"/c/open/tag/{folded}"
+    refused = await site.client.get("/c/pm/tag/Risk", allow_redirects=False)
+    assert refused.status == 303
+    assert "/login?next=" in refused.headers["Location"]
+    missing = await site.client.get("/c/open/tag/risk")
+    assert missing.status == 404
