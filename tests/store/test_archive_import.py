@@ -227,16 +227,25 @@ async def test_import_racing_the_relay_doubles_nothing(
         pm = await _community(daemon)
         ingestor = Ingestor(daemon, b"k" * 32, clock=lambda: NOW)
 
+        relay_began = asyncio.Event()
+
         async def relay() -> int:
             stored = 0
             for raw in many[::-3]:  # from the end, so the two meet in the middle
                 parsed = parse_list_mail(raw, [pm.identity], now=NOW)
                 outcome = await ingestor.ingest(pm, parsed.message)
                 stored += outcome.status.value == "stored"
+                relay_began.set()
                 await asyncio.sleep(0)
             return stored
 
-        relayed, (tally, _) = await asyncio.gather(relay(), _import(importer, pm, path))
+        async def import_once_the_relay_stored_one() -> tuple[Tally, str]:
+            # Without this the import can store all 150 before the relay's first transaction gets the
+            # write lock on a busy machine, and there is no race to test.
+            await relay_began.wait()
+            return await _import(importer, pm, path)
+
+        relayed, (tally, _) = await asyncio.gather(relay(), import_once_the_relay_stored_one())
         ids = await _rows(daemon_db, 'SELECT "origin_key" FROM "post"')
         assert len(ids) == len({row["origin_key"] for row in ids}) == len(many)
         assert {row["origin_key"] for row in ids} == {f"race-{n}@example.org" for n in range(len(many))}
