@@ -23,10 +23,13 @@ every one of them can be handled.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from bridge.core.loop_guard import MailClass
 from bridge.core.model import Channel
@@ -209,8 +212,13 @@ def _check(outcomes: Mapping[str, tuple[str, list[dict[str, Any]], str]], column
             assert events == [], name
 
 
-async def test_every_corpus_mail_from_a_stranger(database: Database) -> None:
+async def test_every_corpus_mail_from_a_stranger(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.relay.ingest")
     _check(await _relay(database, member=False), 0)
+    replays = [r for r in caplog.records if r.getMessage() == "post already stored: not relayed again"]
+    assert len(replays) == [pair[0] for pair in EXPECTED.values()].count("duplicate")  # each one logged
 
 
 async def test_every_corpus_mail_with_a_members_from(database: Database) -> None:
