@@ -14,6 +14,7 @@ own mail server wrote it). What each case gets is in ``EXPECTED``; the kinds are
 | bounce    | read as a delivery failure (bounce scoring)            | nothing                              |
 | automatic | auto-reply, read receipt or abuse report: not relayed  | nothing                              |
 | duplicate | its Message-ID is an earlier corpus message's: a replay | nothing                              |
+| empty     | no subject, text or file: logged, not stored           | nothing                              |
 | parked    | could not be handled: kept with its reason             | nothing                              |
 
 No message raises out of the handler (the mailbox loop would retry it forever) and none is parked:
@@ -78,7 +79,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "cpython/msg_15.txt": ("held", "visible"),  # multipart/alternative without a start boundary
     "cpython/msg_16.txt": ("bounce", "bounce"),  # DSN
     "cpython/msg_17.txt": ("held", "visible"),  # multipart without boundaries
-    "cpython/msg_18.txt": ("held", "visible"),  # headers only: an empty post
+    "cpython/msg_18.txt": ("empty", "empty"),  # headers only: nothing to relay
     "cpython/msg_19.txt": ("held", "visible"),  # no header at all (held); with a From: its text relayed
     "cpython/msg_20.txt": (_SAME_ID_AS_MSG_01, _SAME_ID_AS_MSG_01),
     "cpython/msg_21.txt": ("held", "visible"),
@@ -152,6 +153,7 @@ async def _relay(database: Database, member: bool) -> dict[str, tuple[str, list[
         raw = delivered(path.read_bytes(), ctx.config.list_address)
         raw = as_member(raw) if member else raw
         parsed = parse_list_mail(raw, [ctx.identity], now=datetime.now(UTC))
+        written = parsed.message
         posts_before = await _post_count(store)
         parked_before = len(parked)
         await handle(FetchedMail(uid, 7, raw, (), None))  # never raises for these: asserted by running
@@ -168,6 +170,8 @@ async def _relay(database: Database, member: bool) -> dict[str, tuple[str, list[
             outcome = "bounce"
         elif not parsed.verdict.relay:
             outcome = "automatic"
+        elif not (written.text.strip() or written.attachments or written.subject):
+            outcome = "empty"
         else:
             outcome = "duplicate"
         outcomes[name_of(path)] = (outcome, events, parsed.message.subject or "")
