@@ -1,11 +1,12 @@
 """Split mbox files into messages: Mailman 2 pipermail, Mailman 3 / HyperKitty, Google Groups, gzip.
 
-Every message is numbered from 1 in its file, so a message that cannot be imported is named
-``FILE#INDEX`` and found again with any mail reader. A message starts at a ``From `` line that looks
-like an envelope line (sender, then an asctime date, as Mailman, HyperKitty, Python's ``mailbox``,
-Thunderbird and Google's takeouts write it), at the start of the file or after a blank line; a body line
-that merely begins with "From " (pipermail does not escape them) stays in its message. A file that does
-not start with an envelope line is read as one message (a single ``.eml``).
+Every message is numbered from 1 in its file and knows the line it starts on, so a message that cannot
+be imported is named ``FILE#INDEX (line N)`` and found again with any mail reader or editor. A message
+starts at a ``From `` line that looks like an envelope line (sender, then an asctime date, as Mailman,
+HyperKitty, Python's ``mailbox``, Thunderbird and Google's takeouts write it), at the start of the file
+or after a blank line; a body line that merely begins with "From " (pipermail does not escape them)
+stays in its message. A file that does not start with an envelope line is read as one message (a single
+``.eml``).
 
 Pipermail hides addresses as ``ana at example.org``; the ``From:`` header and the envelope line are
 given their ``@`` back before the message is read, so the sender is recognised as the member they are.
@@ -41,16 +42,18 @@ _FROM_HEADER = re.compile(rb"^From:[^\n]*(?:\n[ \t][^\n]*)*", re.IGNORECASE | re
 
 @dataclass(frozen=True, slots=True)
 class MboxEntry:
-    """One message of a file: ``index`` counts from 1; ``envelope_date`` is the ``From `` line's date."""
+    """One message of a file: ``index`` counts from 1; ``line`` is the file's line (from 1) where it
+    starts, its envelope line in an mbox; ``envelope_date`` is the ``From `` line's date."""
 
     file: str
     index: int
     raw: bytes
     envelope_date: datetime | None = None
+    line: int = 1
 
     @property
     def where(self) -> str:
-        return f"{self.file}#{self.index}"
+        return f"{self.file}#{self.index} (line {self.line})"
 
 
 class MboxReadError(Exception):
@@ -90,7 +93,7 @@ class MboxFile:
 
 
 def read_mbox(path: Path, name: str | None = None) -> Iterator[MboxEntry]:
-    """The messages of ``path`` in file order; ``name`` is how ``FILE#INDEX`` names the file."""
+    """The messages of ``path`` in file order; ``name`` is how ``FILE#INDEX (line N)`` names the file."""
     return MboxFile(path, name).entries()
 
 
@@ -100,21 +103,23 @@ def _split(stream: BinaryIO, label: str) -> Iterator[MboxEntry]:
     lines: list[bytes] = []
     previous_blank = True
     mbox: bool | None = None  # decided by the first line that is not blank
-    for line in _lines(stream):
+    start = 1  # the file's line where the message being collected starts
+    for number, line in enumerate(_lines(stream), start=1):
         blank = not line.strip()
         if mbox is None and not blank:
             mbox = line.startswith(b"From ") and _ENVELOPE.match(line) is not None
+            start = number
         if mbox and previous_blank and line.startswith(b"From ") and _ENVELOPE.match(line):
             if lines or envelope is not None:
                 index += 1
-                yield _entry(label, index, envelope, lines)
-            envelope, lines = line, []
+                yield _entry(label, index, envelope, lines, start)
+            envelope, lines, start = line, [], number
         elif mbox is not None:
             lines.append(line)
         previous_blank = blank
     if lines or envelope is not None:
         index += 1
-        yield _entry(label, index, envelope, lines)
+        yield _entry(label, index, envelope, lines, start)
 
 
 def _lines(stream: BinaryIO) -> Iterator[bytes]:
@@ -132,7 +137,7 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
         yield rest
 
 
-def _entry(label: str, index: int, envelope: bytes | None, lines: list[bytes]) -> MboxEntry:
+def _entry(label: str, index: int, envelope: bytes | None, lines: list[bytes], start: int) -> MboxEntry:
     # The blank line that separates messages belongs to the mbox format, not to the message.
     if lines and not lines[-1].strip():
         lines = lines[:-1]
@@ -144,7 +149,7 @@ def _entry(label: str, index: int, envelope: bytes | None, lines: list[bytes]) -
             date = _envelope_date(match)
             if b" at " in match["sender"]:
                 raw = _unobfuscate_from(raw)
-    return MboxEntry(label, index, raw, date)
+    return MboxEntry(label, index, raw, date, start)
 
 
 def _envelope_date(match: re.Match[bytes]) -> datetime | None:

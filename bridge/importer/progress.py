@@ -3,8 +3,8 @@ summary.
 
 On a terminal the progress is a tqdm bar over the bytes of the files (with messages per second);
 otherwise a plain line every few seconds, so a log of a cron job shows the run moving. Messages that
-are not imported are named on stderr as ``FILE#INDEX: reason``, one line each, above the bar. The last
-line on stdout is always the summary ``imported N, already stored M, failed K``.
+are not imported are named on stderr as ``FILE#INDEX (line N): reason``, one line each, above the bar.
+The last line on stdout is always the summary ``imported N, already stored M, failed K``.
 """
 
 from __future__ import annotations

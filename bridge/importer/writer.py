@@ -11,7 +11,9 @@ because an archive is history:
   were written, so a non-member's post in an archive is imported as visible (the list accepted it then)
   and nobody is asked to moderate the past;
 - a message already stored in the community (same origin key, Message-ID or event id: an earlier run,
-  earlier in the same files, or the relay itself) is counted as already stored and left as it is.
+  earlier in the same files, or the relay itself) is counted as already stored and left as it is; one
+  that repeats a key of a message this run imported (two mails of an archive sharing a Message-ID) is
+  also named, with the message that has it, since only the first of the two is kept.
 
 A batch that loses a race with the daemon (a unique key it stored meanwhile) is read and written again;
 a batch the database refuses for another reason is written one message at a time, so only the message
@@ -21,7 +23,7 @@ at fault fails, named with the database's reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -61,7 +63,8 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A message to import: ``message.sent_at`` is set; ``where`` names it in reports (FILE#INDEX)."""
+    """A message to import: ``message.sent_at`` is set; ``where`` names it in reports
+    (``FILE#INDEX (line N)``)."""
 
     where: str
     message: InboundMessage
@@ -90,6 +93,7 @@ class ArchiveWriter:
         self._banned: frozenset[str] = frozenset()
         self._waiting: dict[str, list[int]] = {}  # a parent's Message-ID → replies stored before it
         self._known = KnownPosts({}, {}, {})  # the stored posts the current batch cites
+        self._imported_here: dict[str, str] = {}  # origin key / Message-ID → where this run imported it
 
     async def prepare(self) -> None:
         """Read the roster and the bans once: every post of the run is matched against them."""
@@ -121,6 +125,12 @@ class ArchiveWriter:
                 written = await self._one_by_one(ready)
                 break
         results.update(written)
+        for position, result in written.items():
+            if result.outcome is Outcome.IMPORTED:
+                message = batch[position].message
+                for key in (message.origin_key, message.email_message_id, message.matrix_event_id):
+                    if key is not None:
+                        self._imported_here.setdefault(key, result.where)
         return [results[position] for position in range(len(batch))]
 
     async def _one_by_one(self, ready: list[tuple[int, Pending]]) -> dict[int, Written]:
@@ -196,20 +206,36 @@ class ArchiveWriter:
             event_ids=[m.matrix_event_id for m in messages if m.matrix_event_id],
             tx=tx,
         )
-        seen: set[str] = set()
+        seen: dict[str, str] = {}  # key → where, for the batch's own repeats
         fresh: list[tuple[int, Pending]] = []
         for position, item in ready:
             message = item.message
-            keys = {message.origin_key, message.email_message_id, message.matrix_event_id} - {None}
+            keys = [k for k in (message.origin_key, message.email_message_id, message.matrix_event_id) if k]
             found = known.find(message)
-            if found is not None or keys & seen:
+            if found is not None or any(k in seen for k in keys):
                 results[position] = Written(
-                    item.where, Outcome.ALREADY_STORED, found.post_id if found is not None else None
+                    item.where,
+                    Outcome.ALREADY_STORED,
+                    found.post_id if found is not None else None,
+                    reason=self._repeat_of(message, seen),
                 )
                 continue
-            seen.update(k for k in keys if k is not None)
+            seen.update((k, item.where) for k in keys)
             fresh.append((position, item))
         return fresh
+
+    def _repeat_of(self, message: InboundMessage, seen: Mapping[str, str]) -> str | None:
+        """Why a message of this run is already stored when an earlier message of the same run has its
+        key (two mails sharing a Message-ID lose the second one, so it is named); None when an earlier
+        run or the relay stored it (a re-import names nothing)."""
+        for key in (message.email_message_id, message.matrix_event_id, message.origin_key):
+            first = seen.get(key) if key else None
+            first = first or (self._imported_here.get(key) if key else None)
+            if first is not None and key == message.email_message_id:
+                return f"same Message-ID as {first}"
+            if first is not None:
+                return f"the same message as {first}"
+        return None
 
     async def _answers(self, items: list[ArchivedItem], tx: Transaction) -> StoreAnswers:
         wanted = self.threads.wanted(items)
@@ -367,6 +393,8 @@ def report(results: Sequence[Written], progress: Progress) -> None:
             tally.imported += 1
         elif written.outcome is Outcome.ALREADY_STORED:
             tally.already_stored += 1
+            if written.reason is not None:  # a repeat within the run: the one that lost is named
+                progress.not_imported(written.where, f"already stored: {written.reason}")
         else:
             tally.failed += 1
             progress.not_imported(written.where, f"failed: {written.reason}")

@@ -3,8 +3,9 @@
 Mail for none of our lists, our own mail coming back, automatic replies and bounces are never relayed;
 each is logged with the reason. A bounce goes to bounce handling (``relay/bounces.py``), which scores it
 against the member its VERP return path names. A mail
-to ``list+unsubscribe@`` from a member stops their list mail. Everything else is ingested, with the raw
-message kept beside the post for the archive.
+to ``list+unsubscribe@`` from a member stops their list mail. A mail with no subject, no text and no file
+is logged and dropped: the room would get a bare name. Everything else is ingested, with the raw message
+kept beside the post for the archive.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ CONFIRM_DETAIL = "confirm-"
 RequestHandler = Callable[[CommunityContext, InboundMessage, str], Awaitable[None]]
 """Answers mail to ``LIST+request@``, ``+subscribe@``, ``+unsubscribe@``, ``+confirm-CODE@``
 (``bridge.digest.mail``); given the community, the message and the address's detail."""
+
+
+def _empty(message: InboundMessage) -> bool:
+    """Nothing to show anyone: the room would get a bare name (a blank mail, or headers alone)."""
+    written = (message.full_text or message.text or message.html or "").strip()
+    return not written and not (message.subject or "").strip() and not message.attachments
 
 
 def is_request(detail: str | None) -> bool:
@@ -119,6 +126,9 @@ class MailInbound:
             return
         if detail == UNSUBSCRIBE_DETAIL:
             await self._unsubscribe(community, message.sender_address)
+            return
+        if _empty(message):
+            log.info("empty mail not relayed: no subject, text or file", extra=context)
             return
         raw = RawMessage(content_type="message/rfc822", data=fetched.raw)
         hold = (

@@ -228,6 +228,17 @@ class Ingestor:
                         commands=commands,
                     )
         if result.duplicate:
+            # A replay (the mailbox read again after a crash) or another message reusing a Message-ID:
+            # either way nothing new is relayed, and the log says which post it was taken for.
+            log.info(
+                "post already stored: not relayed again",
+                extra={
+                    "community": community.slug,
+                    "post": result.post_id,
+                    "from": message.channel.value,
+                    "origin": message.origin_key[:200],
+                },
+            )
             return IngestOutcome(IngestStatus.DUPLICATE, result.post_id, result.thread_id)
         if deliveries or filed.notices:
             self.on_queued()

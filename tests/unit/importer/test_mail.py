@@ -34,7 +34,7 @@ def test_a_readable_mail_is_the_post_the_relay_would_make(key: str) -> None:
     live = parse_list_mail(BY_KEY[key].raw, [PM], now=NOW).message
     assert read.message == replace(live, sent_at=read.message.sent_at)
     assert read.message.community_slug == "pm-practice"
-    assert read.where == "list.mbox#7"
+    assert read.where == "list.mbox#7 (line 1)"
 
 
 @pytest.mark.parametrize("key", [s.key for s in samples() if s.outcome in ("failed", "skipped")])
@@ -51,7 +51,7 @@ def test_what_is_not_a_post_is_named_with_its_reason(key: str) -> None:
         assert len(read.message.subject) > 60_000
         return
     assert isinstance(read, NotImported), read
-    assert read.where == "list.mbox#7"
+    assert read.where == "list.mbox#7 (line 1)"
     assert sample.reason in read.reason
     assert read.automatic is (sample.outcome == "skipped")
 
@@ -114,10 +114,10 @@ def test_pipermail_sender_is_an_address_again() -> None:
 
 def test_empty_message_fails() -> None:
     read = read_entry(MboxEntry("m", 1, b"\n\n"), "pm-practice", now=NOW)
-    assert read == NotImported("m#1", "empty message")
+    assert read == NotImported("m#1 (line 1)", "empty message")
 
 
 def test_no_sender_fails() -> None:
     raw = b"Subject: who wrote this?\nDate: Mon, 04 Mar 2019 09:00:00 +0000\n\nnobody\n"
     read = read_entry(MboxEntry("m", 2, raw), "pm-practice", now=NOW)
-    assert read == NotImported("m#2", "no sender address in From or Sender")
+    assert read == NotImported("m#2 (line 1)", "no sender address in From or Sender")

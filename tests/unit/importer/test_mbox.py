@@ -19,10 +19,15 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 
 def test_every_message_numbered_from_one_with_its_bytes_intact(tmp_path: Path) -> None:
-    """Each sample comes back whole, in order, named FILE#1..n; the separating blank line is dropped."""
+    """Each sample comes back whole, in order, named FILE#1..n with the line its envelope is on; the
+    separating blank line is dropped."""
     items = samples()
-    entries = list(read_mbox(_write(tmp_path, "list.mbox", mbox_bytes(items)), "list.mbox"))
-    assert [e.where for e in entries] == [f"list.mbox#{n}" for n in range(1, len(items) + 1)]
+    data = mbox_bytes(items)
+    entries = list(read_mbox(_write(tmp_path, "list.mbox", data), "list.mbox"))
+    lines = data.split(b"\n")
+    assert [e.where for e in entries] == [f"list.mbox#{e.index} (line {e.line})" for e in entries]
+    assert [e.index for e in entries] == list(range(1, len(items) + 1))
+    assert [lines[e.line - 1] for e in entries] == [s.envelope for s in items]
     for entry, sample in zip(entries, items, strict=True):
         assert entry.raw.rstrip(b"\n") == sample.raw.rstrip(b"\n")
     assert entries[0].envelope_date == datetime(2019, 3, 4, 9, 0, tzinfo=UTC)
