@@ -1,12 +1,12 @@
 """Split mbox files into messages: Mailman 2 pipermail, Mailman 3 / HyperKitty, Google Groups, gzip.
 
 Every message is numbered from 1 in its file and knows the line it starts on, so a message that cannot
-be imported is named ``FILE#INDEX (line N)`` and found again with any mail reader or editor. A message
-starts at a ``From `` line that looks like an envelope line (sender, then an asctime date, as Mailman,
-HyperKitty, Python's ``mailbox``, Thunderbird and Google's takeouts write it), at the start of the file
-or after a blank line; a body line that merely begins with "From " (pipermail does not escape them)
-stays in its message. A file that does not start with an envelope line is read as one message (a single
-``.eml``).
+be imported is named ``FILE#INDEX`` (``(line N)`` follows the reason) and found again with any mail
+reader or editor. A message starts at a ``From `` line that looks like an envelope line (sender, then
+an asctime date, as Mailman, HyperKitty, Python's ``mailbox``, Thunderbird and Google's takeouts write
+it), at the start of the file or after a blank line; a body line that merely begins with "From "
+(pipermail does not escape them) stays in its message. A file that does not start with an envelope line
+is read as one message (a single ``.eml``).
 
 Pipermail hides addresses as ``ana at example.org``; the ``From:`` header and the envelope line are
 given their ``@`` back before the message is read, so the sender is recognised as the member they are.
@@ -54,6 +54,26 @@ class MboxEntry:
     @property
     def where(self) -> str:
         return f"{self.file}#{self.index} (line {self.line})"
+
+
+_WHERE = re.compile(r"(?P<name>.*#\d+) \(line (?P<line>\d+)\)")
+
+
+def report_line(where: str, reason: str) -> str:
+    """The stderr line naming a message that was not imported: ``FILE#INDEX: reason (line N)``.
+
+    ``FILE#INDEX:`` comes first, as DESIGN §6.1 names a message, so a script can read it; the line
+    where the message starts follows the reason, for a person with an editor."""
+    located = _WHERE.fullmatch(where)
+    if located is None:
+        return f"{where}: {reason}"
+    return f"{located['name']}: {reason} (line {located['line']})"
+
+
+def name_of(where: str) -> str:
+    """``FILE#INDEX`` of a message's ``where``, without the line."""
+    located = _WHERE.fullmatch(where)
+    return located["name"] if located is not None else where
 
 
 class MboxReadError(Exception):

@@ -3,7 +3,7 @@ summary.
 
 On a terminal the progress is a tqdm bar over the bytes of the files (with messages per second);
 otherwise a plain line every few seconds, so a log of a cron job shows the run moving. Messages that
-are not imported are named on stderr as ``FILE#INDEX (line N): reason``, one line each, above the bar.
+are not imported are named on stderr as ``FILE#INDEX: reason (line N)``, one line each, above the bar.
 The last line on stdout is always the summary ``imported N, already stored M, failed K``.
 """
 
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from tqdm import tqdm
+
+from bridge.importer.mbox import report_line
 
 PLAIN_EVERY_SECONDS = 5.0
 
@@ -78,7 +80,7 @@ class Progress:
             print(self._plain_line(now), file=self.out, flush=True)
 
     def not_imported(self, where: str, reason: str) -> None:
-        line = f"{where}: {reason}"
+        line = report_line(where, reason)
         if self._bar is not None:
             self._bar.write(line, file=self.err)
         else:

@@ -34,6 +34,7 @@ from bridge.core.archive_threads import ArchivedItem, ArchiveThreads, Placement,
 from bridge.core.message_ids import post_id_from_message_id
 from bridge.core.model import Channel, InboundMessage, PostState
 from bridge.core.subjects import normalize_subject
+from bridge.importer.mbox import name_of
 from bridge.importer.progress import Progress
 from bridge.relay.community import CommunityContext
 from bridge.relay.filing import ArchiveFiling, Writing
@@ -232,9 +233,9 @@ class ArchiveWriter:
             first = seen.get(key) if key else None
             first = first or (self._imported_here.get(key) if key else None)
             if first is not None and key == message.email_message_id:
-                return f"same Message-ID as {first}"
+                return f"same Message-ID as {name_of(first)}"
             if first is not None:
-                return f"the same message as {first}"
+                return f"the same message as {name_of(first)}"
         return None
 
     async def _answers(self, items: list[ArchivedItem], tx: Transaction) -> StoreAnswers:

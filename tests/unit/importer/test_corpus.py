@@ -81,13 +81,14 @@ def test_every_corpus_message_is_imported_or_named(
     assert imported == 35
     assert out.splitlines()[-1] == f"imported {imported}, already stored {len(SAME_MESSAGE_ID)}, failed 7"
     assert f"skipped {len(SKIPPED)} automatic messages (bounces, automatic replies)" in out
+    # FILE#INDEX: reason (line N), N the line its message starts on
     named = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in err.splitlines() if "#" in line}
     lines = archive.read_bytes().split(b"\n")
-    for report in named:  # each names the line its message starts on
-        number = re.fullmatch(r".*#\d+ \(line (\d+)\)", report)
-        assert number is not None, report
+    for report, reason in named.items():
+        number = re.fullmatch(r".* \(line (\d+)\)", reason)
+        assert number is not None, (report, reason)
         assert lines[int(number[1]) - 1].startswith(b"From "), report
-    reported = {re.sub(r" \(line \d+\)$", "", k): re.sub(r" \(line \d+\)", "", v) for k, v in named.items()}
+    reported = {k: re.sub(r" \(line \d+\)$", "", v) for k, v in named.items()}
     expected = {
         **{where[name]: f"failed: {reason}" for name, reason in FAILED.items()},
         **{where[name]: f"skipped: {reason}" for name, reason in SKIPPED.items()},
