@@ -45,6 +45,7 @@ from bridge.store.archive_import import (
     KnownPosts,
     NewPostRow,
     NewThreadRow,
+    fitted,
     oversized,
     thread_subject_fits,
 )
@@ -65,11 +66,16 @@ class Outcome(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Pending:
     """A message to import: ``message.sent_at`` is set; ``where`` names it in reports
-    (``FILE#INDEX (line N)``)."""
+    (``FILE#INDEX (line N)``); its bounded values are fitted to the store as the relay fits them."""
 
     where: str
     message: InboundMessage
     raw: RawMessage | None = None
+
+    def __post_init__(self) -> None:
+        # Fitted here, whoever reads the archive, so the run's own keys (repeats, parents) are the
+        # stored ones and an archive's 64 KB Subject is imported as the relay would store it.
+        object.__setattr__(self, "message", fitted(self.message))
 
 
 @dataclass(frozen=True, slots=True)

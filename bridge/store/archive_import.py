@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,25 @@ from tortoise.exceptions import IntegrityError, OperationalError
 from bridge.core.archive_threads import ThreadSpan
 from bridge.core.model import InboundMessage, PostState
 from bridge.store.database import Database, Dialect, Transaction
-from bridge.store.models import Post, StoredAttachment, Thread
+from bridge.store.fit import (
+    fit_content_type,
+    fit_filename,
+    fit_key,
+    fit_optional_key,
+    fit_optional_text,
+    fit_text,
+)
+from bridge.store.models import (
+    ADDRESS_LENGTH,
+    EVENT_ID_LENGTH,
+    FILENAME_LENGTH,
+    HEADER_VALUE_LENGTH,
+    NAME_LENGTH,
+    URL_LENGTH,
+    Post,
+    StoredAttachment,
+    Thread,
+)
 from bridge.store.records import PostRef, RawMessage, as_utc
 
 LOOKUP_CHUNK = 500  # ids per IN (...) list: far below SQLite's and asyncpg's parameter limits
@@ -100,6 +118,30 @@ _LABELS = {
     "email_message_id": "the Message-ID",
     "subject": "the Subject",
 }
+
+
+def fitted(message: InboundMessage) -> InboundMessage:
+    """``message`` with every bounded value fitted as the relay fits it (``bridge.store.fit``), so an
+    archive's 64 KB Subject or 3 KB Message-ID is imported, shortened or keyed by its digest, exactly as
+    the same mail arriving live would be stored, and found again by the same keys."""
+    return replace(
+        message,
+        sender_name=fit_text(message.sender_name, NAME_LENGTH),
+        sender_address=fit_key(message.sender_address, ADDRESS_LENGTH),
+        origin_key=fit_key(message.origin_key, HEADER_VALUE_LENGTH),
+        matrix_event_id=fit_optional_key(message.matrix_event_id, EVENT_ID_LENGTH),
+        email_message_id=fit_optional_key(message.email_message_id, HEADER_VALUE_LENGTH),
+        subject=fit_optional_text(message.subject, HEADER_VALUE_LENGTH),
+        attachments=tuple(
+            replace(
+                a,
+                filename=fit_filename(a.filename, FILENAME_LENGTH),
+                content_type=fit_content_type(a.content_type, FILENAME_LENGTH),
+                url=fit_optional_text(a.url, URL_LENGTH),
+            )
+            for a in message.attachments
+        ),
+    )
 
 
 def oversized(message: InboundMessage, author_name: str) -> str | None:

@@ -39,17 +39,9 @@ def test_a_readable_mail_is_the_post_the_relay_would_make(key: str) -> None:
 
 @pytest.mark.parametrize("key", [s.key for s in samples() if s.outcome in ("failed", "skipped")])
 def test_what_is_not_a_post_is_named_with_its_reason(key: str) -> None:
-    """No headers, no usable date → failed; automatic replies → skipped, not failed.
-
-    (The 64 KB Subject is read fine here: the store refuses it, see tests/store/test_archive_import.py.)
-    """
+    """No headers, no usable date → failed; automatic replies → skipped, not failed."""
     sample = BY_KEY[key]
     read = _read(key)
-    if key == "long-subject":
-        assert isinstance(read, ReadMail)
-        assert read.message.subject is not None
-        assert len(read.message.subject) > 60_000
-        return
     assert isinstance(read, NotImported), read
     assert read.where == "list.mbox#7 (line 1)"
     assert sample.reason in read.reason
