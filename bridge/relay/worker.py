@@ -4,8 +4,9 @@ A courier either returns the remote id (event id, Message-ID), raises ``Temporar
 down, rate limited: retry with backoff) or ``PermanentDeliveryError`` (the other side refuses for good:
 park as dead now). After the retry limit a row is dead too; either way the convener is told through
 ``on_dead``. Matrix rows go out one at a time per room, in claim order, so the room shows posts in the
-order they arrived; email rows go out concurrently. Ingest wakes the worker, so a new post does not wait
-for the next poll.
+order they arrived, each recorded as sent at once (the next may answer it); email rows go out
+concurrently and a round's sent mails are recorded together, one transaction per round. Ingest wakes
+the worker, so a new post does not wait for the next poll.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Courier(Protocol):
 
 
 DeadHandler = Callable[[OutboxEntry, str], Awaitable[None]]
+Sent = tuple[list[OutboxEntry], str | None]
+"""Rows delivered as one message, and the remote id (event id, Message-ID) it got."""
 LivenessCheck = Callable[[str], Awaitable[bool | None]]
 """Whether the process of a worker id is alive; None when it cannot be known (``Locks.alive``)."""
 RELEASE_EVERY_SECONDS = 5.0
@@ -171,22 +174,55 @@ class DeliveryWorker:
                 # The rows of one burst for one recipient are one mail; any other row is its own.
                 key = (entry.batch_key, entry.recipient) if entry.batch_key else (str(entry.id),)
                 mail[key].append(entry)
-        async with asyncio.TaskGroup() as tasks:
-            for room_entries in by_room.values():
-                tasks.create_task(self._in_order(room_entries))
-            for burst in mail.values():
-                tasks.create_task(self._with_slot(burst))
+        mailed: list[Sent] = []  # recorded together when the round is over: one commit, not one a mail
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for room_entries in by_room.values():
+                    tasks.create_task(self._in_order(room_entries))
+                for burst in mail.values():
+                    tasks.create_task(self._with_slot(burst, mailed))
+        finally:
+            await self._record(mailed)
         return len(entries)
 
     async def _in_order(self, entries: list[OutboxEntry]) -> None:
+        # Each Matrix row is recorded at once: the next one may answer it and needs its event id.
         for entry in entries:
-            await self._deliver([entry])
+            sent: list[Sent] = []
+            await self._deliver([entry], sent)
+            await self._record(sent)
 
-    async def _with_slot(self, entries: list[OutboxEntry]) -> None:
+    async def _with_slot(self, entries: list[OutboxEntry], sent: list[Sent]) -> None:
         async with self.email_slots:
-            await self._deliver(entries)
+            await self._deliver(entries, sent)
 
-    async def _deliver(self, claimed: list[OutboxEntry]) -> None:
+    async def _record(self, sent: list[Sent]) -> None:
+        """Mark delivered rows sent in one transaction (a burst is one mail: its Message-ID names the
+        burst's first post only), then count them."""
+        if not sent:
+            return
+        rows = [
+            (done.id, remote_id if index == 0 else None)
+            for group, remote_id in sent
+            for index, done in enumerate(group)
+        ]
+        try:
+            await self.store.outbox.mark_sent_many(rows, worker_id=self.worker_id, now=self.clock())
+        except Exception:
+            # Delivered but not recorded: the lease expires and the rows are sent again, which the
+            # other side recognises by its Message-ID / transaction id (at-least-once, DESIGN §3).
+            log.exception("%d deliveries were sent but could not be recorded", len(rows))
+            return
+        by_channel: dict[Channel, list[OutboxEntry]] = defaultdict(list)
+        for group, _ in sent:
+            self.sent += len(group)
+            by_channel[group[0].channel].extend(group)
+        for channel, entries in by_channel.items():
+            self._recovered(channel)
+            await self.metrics.delivered(entries, self.clock())
+
+    async def _deliver(self, claimed: list[OutboxEntry], sent: list[Sent]) -> None:
+        """Hand ``claimed`` to its courier; on success add it to ``sent``, else record the failure."""
         entry = claimed[0]
         courier = self.couriers.get(entry.channel)
         group = claimed
@@ -207,20 +243,7 @@ class DeliveryWorker:
             log.exception("delivery %d crashed", entry.id, extra={"delivery": entry.id})
             await self._failed(group, f"{type(error).__name__}: {error}", permanent=False)
         else:
-            try:
-                for index, done in enumerate(group):
-                    # A burst is one mail: its Message-ID names the burst's first post only.
-                    await self.store.outbox.mark_sent(
-                        done.id, remote_id if index == 0 else None, worker_id=self.worker_id, now=self.clock()
-                    )
-            except Exception:
-                # Delivered but not recorded: the lease expires and the row is sent again, which the
-                # other side recognises by its Message-ID / transaction id (at-least-once, DESIGN §3).
-                log.exception("delivery %d was sent but could not be recorded", entry.id)
-                return
-            self.sent += len(group)
-            self._recovered(entry.channel)
-            await self.metrics.delivered(group, self.clock())
+            sent.append((group, remote_id))
 
     def _recovered(self, channel: Channel) -> None:
         """A delivery went out: the end of that channel's outage, if one was open."""
