@@ -167,6 +167,12 @@ def _profiler() -> list[str]:
     return ["-m", "cProfile", "-o", target] if target else []
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``): a busy relay or a waiting one."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def matrix_client(stack: Stack, user: MatrixUser) -> AsyncClient:
     client = AsyncClient(
         stack.homeserver_url,
@@ -291,10 +297,11 @@ async def run(stack: Stack, workdir: Path) -> dict[str, Any]:
             await list_box.wait_for(first + BURST)  # the whole burst waits in the list's mailbox
         finally:
             daemon.send_signal(signal.SIGCONT)
-        began = time.monotonic()
+        began, cpu = time.monotonic(), cpu_seconds(daemon.pid)
         for n in range(BURST):
             await watcher.wait(f"burst-{n}")
         bridge_to_matrix_seconds = time.monotonic() - began
+        to_matrix_cpu = cpu_seconds(daemon.pid) - cpu
         await list_box.stop()
 
         await asyncio.sleep(5)  # the list copies of the email burst go out before the next phase
@@ -317,10 +324,11 @@ async def run(stack: Stack, workdir: Path) -> dict[str, Any]:
                 )
         finally:
             daemon.send_signal(signal.SIGCONT)
-        began = time.monotonic()
+        began, cpu = time.monotonic(), cpu_seconds(daemon.pid)
         for n in range(BURST):
             await priya.wait_for_marker(f"chatburst{n}")
         bridge_to_email_seconds = time.monotonic() - began
+        to_email_cpu = cpu_seconds(daemon.pid) - cpu
         mails = BURST * len(recipients)  # Ana, Siobhán and Priya get each of Kenji's posts by mail
 
         results["throughput"] = {
@@ -332,11 +340,15 @@ async def run(stack: Stack, workdir: Path) -> dict[str, Any]:
                 "bridge_msgs_per_s": round(BURST / bridge_to_matrix_seconds, 1),
                 "raw_matrix_nio_msgs_per_s": round(BURST / raw_matrix_seconds, 1),
                 "ratio": round(raw_matrix_seconds / bridge_to_matrix_seconds, 2),
+                "bridge_seconds": round(bridge_to_matrix_seconds, 2),
+                "daemon_cpu_seconds": round(to_matrix_cpu, 2),
             },
             "matrix_to_email": {
                 "bridge_mails_per_s": round(mails / bridge_to_email_seconds, 1),
                 "raw_aiosmtplib_mails_per_s": round(mails / raw_smtp_seconds, 1),
                 "ratio": round(raw_smtp_seconds / bridge_to_email_seconds, 2),
+                "bridge_seconds": round(bridge_to_email_seconds, 2),
+                "daemon_cpu_seconds": round(to_email_cpu, 2),
             },
         }
         return results
@@ -359,6 +371,7 @@ async def main() -> int:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "latency_samples": LATENCY_SAMPLES,
+        "load_average": [round(load, 2) for load in os.getloadavg()],
     }
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"relay-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
