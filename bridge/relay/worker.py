@@ -3,8 +3,10 @@
 A courier either returns the remote id (event id, Message-ID), raises ``TemporaryDeliveryError`` (server
 down, rate limited: retry with backoff) or ``PermanentDeliveryError`` (the other side refuses for good:
 park as dead now). After the retry limit a row is dead too; either way the convener is told through
-``on_dead``. Matrix rows go out one at a time per room, in claim order, so the room shows posts in the
-order they arrived, each recorded as sent at once (the next may answer it); email rows go out
+``on_dead``. Matrix rows of one thread go out one at a time, in claim order, so a thread shows its
+posts in the order they arrived, each recorded as sent at once (the next may answer it); a few threads
+of a room are sent to at once (``MATRIX_CONCURRENCY``), so posts of different threads that arrived
+within a moment of each other may reach the room in a slightly different order. Email rows go out
 concurrently and a round's sent mails are recorded together, one transaction per round. Ingest wakes
 the worker, so a new post does not wait for the next poll.
 """
@@ -50,6 +52,8 @@ Sent = tuple[list[OutboxEntry], str | None]
 LivenessCheck = Callable[[str], Awaitable[bool | None]]
 """Whether the process of a worker id is alive; None when it cannot be known (``Locks.alive``)."""
 RELEASE_EVERY_SECONDS = 5.0
+MATRIX_CONCURRENCY = 4
+"""Threads of one room sent to at once; within a thread, one event at a time in claim order."""
 
 
 async def _nobody_told(entry: OutboxEntry, error: str) -> None:
@@ -87,6 +91,7 @@ class DeliveryWorker:
         lease_seconds: float = 300.0,
         poll_seconds: float = 1.0,
         email_concurrency: int = 8,
+        matrix_concurrency: int = MATRIX_CONCURRENCY,
         channel: Channel | None = None,
         on_dead: DeadHandler = _nobody_told,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -102,6 +107,7 @@ class DeliveryWorker:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.email_slots = asyncio.Semaphore(email_concurrency)
+        self.matrix_concurrency = matrix_concurrency
         self.channel = channel  # one lane per channel: Matrix sends never wait for a round of mail
         self.on_dead = on_dead
         self.clock = clock
@@ -178,12 +184,31 @@ class DeliveryWorker:
         try:
             async with asyncio.TaskGroup() as tasks:
                 for room_entries in by_room.values():
-                    tasks.create_task(self._in_order(room_entries))
+                    tasks.create_task(self._to_room(room_entries))
                 for burst in mail.values():
                     tasks.create_task(self._with_slot(burst, mailed))
         finally:
             await self._record(mailed)
         return len(entries)
+
+    async def _to_room(self, entries: list[OutboxEntry]) -> None:
+        """One room's rows: each thread's in claim order, up to ``matrix_concurrency`` threads at once."""
+        if len(entries) == 1 or self.matrix_concurrency == 1:
+            await self._in_order(entries)
+            return
+        threads = await self.store.posts.thread_ids({entry.post_id for entry in entries})
+        lanes: dict[int, list[OutboxEntry]] = defaultdict(list)
+        for entry in entries:  # a post gone meanwhile is a lane of its own (its courier says why)
+            lanes[threads.get(entry.post_id, -entry.post_id)].append(entry)
+        slots = asyncio.Semaphore(self.matrix_concurrency)
+
+        async def lane(thread_entries: list[OutboxEntry]) -> None:
+            async with slots:
+                await self._in_order(thread_entries)
+
+        async with asyncio.TaskGroup() as tasks:
+            for thread_entries in lanes.values():
+                tasks.create_task(lane(thread_entries))
 
     async def _in_order(self, entries: list[OutboxEntry]) -> None:
         # Each Matrix row is recorded at once: the next one may answer it and needs its event id.

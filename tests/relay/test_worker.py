@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -122,3 +123,43 @@ async def test_a_burst_for_one_recipient_is_one_delivery(store: Store) -> None:
     recipients = len(email.calls)
     assert recipients == 2  # Kenji and Siobhán each get one mail
     assert all(len(call) == 3 for call in email.calls)
+
+
+class GatedCourier(RecordingCourier):
+    """Holds the delivery of one post until told, recording the order deliveries finish in."""
+
+    def __init__(self, held_post: int) -> None:
+        super().__init__()
+        self.held_post = held_post
+        self.release = asyncio.Event()
+        self.finished: list[int] = []
+
+    async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None:
+        if entries[0].post_id == self.held_post:
+            await self.release.wait()
+        self.finished.append(entries[0].post_id)
+        return await super().deliver(entries)
+
+
+async def test_a_slow_thread_does_not_hold_up_the_others_and_each_thread_keeps_its_order(
+    store: Store,
+) -> None:
+    ctx = await community(store)
+    ingestor = Ingestor(store, KEY, clock=lambda: NOW)
+    root = await ingestor.ingest(ctx, mail("a1@x", "ana@example.org", "first", subject="Plans"))
+    reply = await ingestor.ingest(
+        ctx, mail("a2@x", "kenji@example.jp", "second", subject="Re: Plans", in_reply_to="a1@x")
+    )
+    other = await ingestor.ingest(ctx, mail("b1@x", "siobhan@example.ie", "elsewhere", subject="Budget"))
+    assert root.post_id is not None
+    assert reply.thread_id == root.thread_id != other.thread_id
+    matrix = GatedCourier(held_post=root.post_id)
+    rounds = asyncio.create_task(worker(store, matrix, RecordingCourier()).run_once())
+    for _ in range(200):  # the other thread goes out while the first waits
+        if other.post_id in matrix.finished:
+            break
+        await asyncio.sleep(0.01)
+    assert matrix.finished == [other.post_id]
+    matrix.release.set()
+    await rounds
+    assert matrix.finished == [other.post_id, root.post_id, reply.post_id]
