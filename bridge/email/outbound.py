@@ -69,6 +69,7 @@ __all__ = [
     "compose_batch_mail",
     "compose_edit_mail",
     "compose_notice_mail",
+    "compose_post_body",
     "compose_post_mail",
     "compose_reminder_mail",
     "compose_welcome_mail",
@@ -92,14 +93,29 @@ _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 def compose_post_mail(mail: OutgoingPost, *, renderer: Renderer | None = None) -> EmailMessage:
     """The list mail of one post, ready for ``as_smtp_bytes``."""
+    message = _list_message(mail, via(mail.author_name, mail.community))
+    _post_body(message, mail, renderer)
+    return message
+
+
+def compose_post_body(
+    mail: OutgoingPost, *, renderer: Renderer | None = None
+) -> tuple[EmailMessage, str, str]:
+    """The MIME body of ``compose_post_mail`` without the list headers (serialised, it is what follows
+    them), and the text and HTML it was made of."""
+    message = EmailMessage(policy=COMPOSE_POLICY)
+    text, html = _post_body(message, mail, renderer)
+    return message, text, html
+
+
+def _post_body(message: EmailMessage, mail: OutgoingPost, renderer: Renderer | None) -> tuple[str, str]:
     context: PostContext = {
         **_footer(mail),
         **_message_context(mail.author_name, mail.author_channel, mail.text, mail.html, mail.attachments),
     }
-    message = _list_message(mail, via(mail.author_name, mail.community))
     text, html = _renderer(renderer).render_pair("email/post", context)
     _set_body(message, text, html, mail.attachments)
-    return message
+    return text, html
 
 
 def compose_edit_mail(mail: OutgoingEdit, *, renderer: Renderer | None = None) -> EmailMessage:

@@ -21,8 +21,8 @@ import secrets
 from dataclasses import replace
 from email import quoprimime
 from email.headerregistry import Address
-from email.message import EmailMessage
 from email.policy import SMTP
+from functools import lru_cache
 
 from markupsafe import escape
 
@@ -31,6 +31,7 @@ from bridge.email.outbound import (
     OutgoingPost,
     as_smtp_bytes,
     ascii_url,
+    compose_post_body,
     compose_post_mail,
     list_headers,
     via,
@@ -51,16 +52,19 @@ class SharedPostMail:
         self._template = replace(
             mail, reply_to=f"reply-{mark}@placeholder.invalid", unsubscribe_url=self._link
         )
-        message = compose_post_mail(self._template, renderer=renderer)
-        self._bytes = as_smtp_bytes(message)
+        self._shared = _shared_part(self._template)
         self._from = via(mail.author_name, mail.community)
         self._headers = list_headers(self._template, self._from)
-        self._text_lines = _lines_with(message, "plain", self._link)
-        self._html_lines = _lines_with(message, "html", self._link)
+        # The list headers, then the MIME headers and body: the order the serialiser writes them in.
+        body, text, html = compose_post_body(self._template, renderer=renderer)
+        head = b"".join(_folded(name, value) for name, value in self._headers)
+        self._bytes = head + as_smtp_bytes(body)
+        self._text_lines = _lines_with(text, self._link)
+        self._html_lines = _lines_with(html, self._link)
 
     def shares(self, mail: OutgoingPost) -> bool:
         """Whether ``mail`` differs from this post's mail only in what is personal."""
-        return _shared_part(mail) == _shared_part(self._template)
+        return _shared_part(mail) == self._shared
 
     def for_member(self, mail: OutgoingPost) -> bytes:
         """``mail`` (this post, to one member) as it goes on the wire."""
@@ -69,7 +73,7 @@ class SharedPostMail:
         swaps: list[tuple[bytes, bytes]] = []
         for (name, ours), (_, theirs) in zip(self._headers, list_headers(mail, self._from), strict=True):
             if ours != theirs:
-                swaps.append((_folded(name, ours), _folded(name, theirs)))
+                swaps.append((CRLF + _folded(name, ours), CRLF + _folded(name, theirs)))
         link = ascii_url(mail.unsubscribe_url)
         for line in self._text_lines:
             swaps.append((_encoded(line), _encoded(line.replace(self._link, link))))
@@ -88,19 +92,23 @@ def _shared_part(mail: OutgoingPost) -> OutgoingPost:
     return replace(mail, recipient="", reply_to="", unsubscribe_url="", date=None)
 
 
-def _lines_with(message: EmailMessage, subtype: str, needle: str) -> tuple[str, ...]:
-    """The lines of the ``text/SUBTYPE`` body that hold ``needle``."""
-    part = message.get_body(preferencelist=(subtype,))
-    if part is None:
-        return ()
-    content = part.get_content()
-    return tuple(line for line in content.splitlines() if needle in line)
+def _lines_with(content: str, needle: str) -> tuple[str, ...]:
+    """The lines of a body that hold ``needle``, split where ``set_content`` splits them."""
+    lines = (line.decode("utf-8") for line in content.encode("utf-8").splitlines())
+    return tuple(line for line in lines if needle in line)
+
+
+@lru_cache(maxsize=2048)
+def _folded_text(name: str, value: str) -> bytes:
+    return SMTP.fold_binary(name, COMPOSE_POLICY.header_factory(name, value))
 
 
 def _folded(name: str, value: str | Address) -> bytes:
-    """A header line as the serialiser writes it (CRLF-separated, anchored between line ends)."""
-    header = COMPOSE_POLICY.header_factory(name, value if isinstance(value, str) else str(value))
-    return CRLF + SMTP.fold_binary(name, header)
+    """A header as the serialiser writes it. The list's own headers (``List-Id``, ``List-Help`` and
+    the like) are the same in every mail, so a folded string value is remembered."""
+    if isinstance(value, str):
+        return _folded_text(name, value)
+    return SMTP.fold_binary(name, COMPOSE_POLICY.header_factory(name, value))
 
 
 def _encoded(line: str) -> bytes:
