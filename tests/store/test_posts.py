@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -99,6 +100,23 @@ async def test_ingesting_the_same_origin_twice_stores_it_once(
     assert await _count(store.db, "post") == 1
     assert await _count(store.db, "thread") == 1
     assert await _count(store.db, "delivery") == 2
+
+
+async def test_a_message_is_known_by_its_id_on_either_channel_whatever_its_origin_key(
+    store: Store, community: CommunityRecord
+) -> None:
+    by_mail = await _ingest(store, community, email_message("m1@example.org"))
+    by_chat = await _ingest(store, community, matrix_message("$e1"))
+    # The same mail and event seen again under other origin keys (a re-import, a bridge's copy).
+    mail_again = replace(email_message("m1@example.org"), origin_key="import:1")
+    chat_again = replace(matrix_message("$e1"), origin_key="import:2")
+    assert (await _ingest(store, community, mail_again)).post_id == by_mail.post_id
+    assert (await _ingest(store, community, chat_again)).post_id == by_chat.post_id
+    # The origin key wins over an id that another post carries.
+    both = replace(matrix_message("$e1"), origin_key="m1@example.org")
+    again = await _ingest(store, community, both)
+    assert (again.post_id, again.duplicate) == (by_mail.post_id, True)
+    assert await _count(store.db, "post") == 2
 
 
 async def test_a_failing_delivery_insert_stores_nothing(store: Store, community: CommunityRecord) -> None:
