@@ -20,6 +20,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
+from functools import lru_cache
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -268,10 +269,10 @@ def list_headers(mail: ListMail, from_name: str) -> list[tuple[str, str | Addres
     parent = _clean_id(mail.in_reply_to)
     chain = thread_references(mail.references, parent)
     return [
-        ("From", Address(from_name, addr_spec=community.list_address)),
+        ("From", _address(from_name, community.list_address)),
         ("Reply-To", mail.reply_to),
         ("Sender", community.list_address),
-        ("To", Address(_community_name(community), addr_spec=community.list_address)),
+        ("To", _address(_community_name(community), community.list_address)),
         ("Subject", _subject(mail)),
         ("Date", format_datetime(mail.date or datetime.now(UTC))),
         ("Message-ID", f"<{_own_id(mail.message_id)}>"),
@@ -292,6 +293,12 @@ def list_headers(mail: ListMail, from_name: str) -> list[tuple[str, str | Addres
         ("X-Loop", community.list_address),
         ("X-Auto-Response-Suppress", AUTO_RESPONSE_SUPPRESS),
     ]
+
+
+@lru_cache(maxsize=512)
+def _address(name: str, addr_spec: str) -> Address:
+    """An address of the list (immutable, so one object serves every mail: parsing it is not free)."""
+    return Address(name, addr_spec=addr_spec)
 
 
 def _subject(mail: ListMail) -> str:

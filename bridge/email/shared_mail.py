@@ -99,16 +99,17 @@ def _lines_with(content: str, needle: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=2048)
-def _folded_text(name: str, value: str) -> bytes:
-    return SMTP.fold_binary(name, COMPOSE_POLICY.header_factory(name, value))
+def _folded_value(name: str, value: str | tuple[str, str]) -> bytes:
+    header_value = value if isinstance(value, str) else Address(value[0], addr_spec=value[1])
+    return SMTP.fold_binary(name, COMPOSE_POLICY.header_factory(name, header_value))
 
 
 def _folded(name: str, value: str | Address) -> bytes:
-    """A header as the serialiser writes it. The list's own headers (``List-Id``, ``List-Help`` and
-    the like) are the same in every mail, so a folded string value is remembered."""
+    """A header as the serialiser writes it. Most are the same in many mails (the list's own headers,
+    ``From`` for each author), so a folded value is remembered."""
     if isinstance(value, str):
-        return _folded_text(name, value)
-    return SMTP.fold_binary(name, COMPOSE_POLICY.header_factory(name, value))
+        return _folded_value(name, value)
+    return _folded_value(name, (value.display_name, value.addr_spec))
 
 
 def _encoded(line: str) -> bytes:
