@@ -117,6 +117,20 @@ async def test_the_sender_of_a_post_is_found_by_either_identity_in_one_query(
     assert await store.communities.sender(Channel.MATRIX, "nobody@example.org") is None
 
 
+async def test_a_membership_is_found_by_either_identity_of_its_person(
+    store: Store, community: CommunityRecord
+) -> None:
+    ana = await store.communities.person_by_email("ana@example.org")
+    assert ana is not None
+    expected = await store.communities.member(community.id, ana.id)
+    assert expected is not None
+    found = store.communities.member_by_address
+    assert await found(community.id, Channel.EMAIL, "ANA@example.org") == expected
+    assert await found(community.id, Channel.MATRIX, "@ana:example.com") == expected
+    assert await found(community.id, Channel.EMAIL, "nobody@example.org") is None
+    assert await found(community.id + 1, Channel.EMAIL, "ana@example.org") is None
+
+
 async def test_one_person_across_communities(store: Store, community: CommunityRecord) -> None:
     other = await store.communities.sync_community(
         slug="other",
