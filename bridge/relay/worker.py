@@ -4,11 +4,12 @@ A courier either returns the remote id (event id, Message-ID), raises ``Temporar
 down, rate limited: retry with backoff) or ``PermanentDeliveryError`` (the other side refuses for good:
 park as dead now). After the retry limit a row is dead too; either way the convener is told through
 ``on_dead``. Matrix rows of one thread go out one at a time, in claim order, so a thread shows its
-posts in the order they arrived, each recorded as sent at once (the next may answer it); a few threads
-of a room are sent to at once (``MATRIX_CONCURRENCY``), so posts of different threads that arrived
-within a moment of each other may reach the room in a slightly different order. Email rows go out
-concurrently and a round's sent mails are recorded together, one transaction per round. Ingest wakes
-the worker, so a new post does not wait for the next poll.
+posts in the order they arrived; a few threads of a room are sent to at once (``MATRIX_CONCURRENCY``),
+so posts of different threads that arrived within a moment of each other may reach the room in a
+slightly different order. Email rows go out concurrently. What a round delivered is recorded together
+when it ends, in one transaction, except a Matrix row that a later row of its thread follows: that
+one is recorded at once, as the next may answer it and needs its event id. Ingest wakes the worker,
+so a new post does not wait for the next poll.
 """
 
 from __future__ import annotations
@@ -180,21 +181,21 @@ class DeliveryWorker:
                 # The rows of one burst for one recipient are one mail; any other row is its own.
                 key = (entry.batch_key, entry.recipient) if entry.batch_key else (str(entry.id),)
                 mail[key].append(entry)
-        mailed: list[Sent] = []  # recorded together when the round is over: one commit, not one a mail
+        done: list[Sent] = []  # recorded together when the round is over: one commit, not one a row
         try:
             async with asyncio.TaskGroup() as tasks:
                 for room_entries in by_room.values():
-                    tasks.create_task(self._to_room(room_entries))
+                    tasks.create_task(self._to_room(room_entries, done))
                 for burst in mail.values():
-                    tasks.create_task(self._with_slot(burst, mailed))
+                    tasks.create_task(self._with_slot(burst, done))
         finally:
-            await self._record(mailed)
+            await self._record(done)
         return len(entries)
 
-    async def _to_room(self, entries: list[OutboxEntry]) -> None:
+    async def _to_room(self, entries: list[OutboxEntry], done: list[Sent]) -> None:
         """One room's rows: each thread's in claim order, up to ``matrix_concurrency`` threads at once."""
         if len(entries) == 1 or self.matrix_concurrency == 1:
-            await self._in_order(entries)
+            await self._in_order(entries, done)
             return
         threads = await self.store.posts.thread_ids({entry.post_id for entry in entries})
         lanes: dict[int, list[OutboxEntry]] = defaultdict(list)
@@ -204,15 +205,19 @@ class DeliveryWorker:
 
         async def lane(thread_entries: list[OutboxEntry]) -> None:
             async with slots:
-                await self._in_order(thread_entries)
+                await self._in_order(thread_entries, done)
 
         async with asyncio.TaskGroup() as tasks:
             for thread_entries in lanes.values():
                 tasks.create_task(lane(thread_entries))
 
-    async def _in_order(self, entries: list[OutboxEntry]) -> None:
-        # Each Matrix row is recorded at once: the next one may answer it and needs its event id.
-        for entry in entries:
+    async def _in_order(self, entries: list[OutboxEntry], done: list[Sent]) -> None:
+        """A thread's rows one after the other. A row another row of this round follows is recorded
+        at once (the next may answer it and needs its event id); the last one with the round."""
+        for index, entry in enumerate(entries):
+            if index == len(entries) - 1:
+                await self._deliver([entry], done)
+                return
             sent: list[Sent] = []
             await self._deliver([entry], sent)
             await self._record(sent)

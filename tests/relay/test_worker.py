@@ -128,15 +128,21 @@ async def test_a_burst_for_one_recipient_is_one_delivery(store: Store) -> None:
 class GatedCourier(RecordingCourier):
     """Holds the delivery of one post until told, recording the order deliveries finish in."""
 
-    def __init__(self, held_post: int) -> None:
+    def __init__(self, store: Store, held_post: int) -> None:
         super().__init__()
+        self.store = store
         self.held_post = held_post
         self.release = asyncio.Event()
         self.finished: list[int] = []
+        self.root_event_seen: list[str | None] = []
+        """The held post's event id as the store knew it when each later post was delivered."""
 
     async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None:
         if entries[0].post_id == self.held_post:
             await self.release.wait()
+        else:
+            held = await self.store.posts.get(self.held_post)
+            self.root_event_seen.append(held.matrix_event_id if held else None)
         self.finished.append(entries[0].post_id)
         return await super().deliver(entries)
 
@@ -153,7 +159,7 @@ async def test_a_slow_thread_does_not_hold_up_the_others_and_each_thread_keeps_i
     other = await ingestor.ingest(ctx, mail("b1@x", "siobhan@example.ie", "elsewhere", subject="Budget"))
     assert root.post_id is not None
     assert reply.thread_id == root.thread_id != other.thread_id
-    matrix = GatedCourier(held_post=root.post_id)
+    matrix = GatedCourier(store, held_post=root.post_id)
     rounds = asyncio.create_task(worker(store, matrix, RecordingCourier()).run_once())
     for _ in range(200):  # the other thread goes out while the first waits
         if other.post_id in matrix.finished:
@@ -163,3 +169,9 @@ async def test_a_slow_thread_does_not_hold_up_the_others_and_each_thread_keeps_i
     matrix.release.set()
     await rounds
     assert matrix.finished == [other.post_id, root.post_id, reply.post_id]
+    # The reply went out once the root's event id was recorded: it is sent as an answer to it.
+    root_event = f"remote-{matrix.calls[1][0]}"
+    assert matrix.root_event_seen == [None, root_event]
+    sent = await store.outbox.list(DeliveryState.SENT)
+    rows = {row.post_id: row for row in sent if row.channel is Channel.MATRIX}
+    assert rows[reply.post_id].remote_id == f"remote-{matrix.calls[2][0]}"  # the last, with the round
