@@ -53,7 +53,7 @@ Sent = tuple[list[OutboxEntry], str | None]
 LivenessCheck = Callable[[str], Awaitable[bool | None]]
 """Whether the process of a worker id is alive; None when it cannot be known (``Locks.alive``)."""
 RELEASE_EVERY_SECONDS = 5.0
-MATRIX_CONCURRENCY = 4
+MATRIX_CONCURRENCY = 8
 """Threads of one room sent to at once; within a thread, one event at a time in claim order."""
 
 
