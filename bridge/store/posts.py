@@ -129,6 +129,12 @@ class Posts:
             rows = await Post.filter(id__in=list(post_ids)).using_db(conn).values_list("id", "origin_channel")
         return {int(post_id): Channel(channel) for post_id, channel in rows}
 
+    async def thread_root(self, thread_id: int) -> PostRecord | None:
+        """The thread's first post (what ``thread_posts`` would list first), read alone."""
+        async with self._db.session() as conn:
+            post = await Post.filter(thread_id=thread_id).using_db(conn).order_by("created_at", "id").first()
+        return _post(post) if post is not None else None
+
     async def thread_ids(self, post_ids: Iterable[int]) -> dict[int, int]:
         """The thread of each of these posts (what keeps a thread's deliveries in order)."""
         async with self._db.session() as conn:

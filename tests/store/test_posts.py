@@ -203,6 +203,10 @@ async def test_threading_lookups(store: Store, community: CommunityRecord) -> No
     assert await recent(community.id, "kick-off", T0 + timedelta(hours=2)) == []
     assert await recent(community.id, "other", T0) == []
     assert [p.id for p in await store.posts.thread_posts(root.thread_id)] == [root.post_id, reply.post_id]
+    first = await store.posts.thread_root(root.thread_id)
+    assert first is not None
+    assert first.id == root.post_id
+    assert await store.posts.thread_root(root.thread_id + 1000) is None
 
 
 async def test_one_message_id_in_two_communities_is_two_posts(
