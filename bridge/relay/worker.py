@@ -6,10 +6,10 @@ park as dead now). After the retry limit a row is dead too; either way the conve
 ``on_dead``. Matrix rows of one thread go out one at a time, in claim order, so a thread shows its
 posts in the order they arrived; a few threads of a room are sent to at once (``MATRIX_CONCURRENCY``),
 so posts of different threads that arrived within a moment of each other may reach the room in a
-slightly different order. Email rows go out concurrently. What a round delivered is recorded together
-when it ends, in one transaction, except a Matrix row that a later row of its thread follows: that
-one is recorded at once, as the next may answer it and needs its event id. Ingest wakes the worker,
-so a new post does not wait for the next poll.
+slightly different order. Email rows go out concurrently. Delivered rows are recorded as a group
+commit: one transaction records every row delivered while the previous one committed; a Matrix row
+that a later row of its thread follows is recorded at once, as the next may answer it and needs its
+event id. Ingest wakes the worker, so a new post does not wait for the next poll.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ class DeliveryWorker:
         self.alive = alive
         self.release_every = release_every
         self._wake = asyncio.Event()
+        self._recording = False  # a transaction recording delivered rows is under way
         self.sent = 0
         self.failed = 0
         self._outages: dict[Channel, tuple[float, int]] = {}
@@ -181,7 +182,7 @@ class DeliveryWorker:
                 # The rows of one burst for one recipient are one mail; any other row is its own.
                 key = (entry.batch_key, entry.recipient) if entry.batch_key else (str(entry.id),)
                 mail[key].append(entry)
-        done: list[Sent] = []  # recorded together when the round is over: one commit, not one a row
+        done: list[Sent] = []  # delivered, waiting to be recorded (a group commit: _record_some)
         try:
             async with asyncio.TaskGroup() as tasks:
                 for room_entries in by_room.values():
@@ -217,14 +218,31 @@ class DeliveryWorker:
         for index, entry in enumerate(entries):
             if index == len(entries) - 1:
                 await self._deliver([entry], done)
+                await self._record_some(done)
                 return
             sent: list[Sent] = []
             await self._deliver([entry], sent)
             await self._record(sent)
 
-    async def _with_slot(self, entries: list[OutboxEntry], sent: list[Sent]) -> None:
+    async def _with_slot(self, entries: list[OutboxEntry], done: list[Sent]) -> None:
         async with self.email_slots:
-            await self._deliver(entries, sent)
+            await self._deliver(entries, done)
+        await self._record_some(done)
+
+    async def _record_some(self, done: list[Sent]) -> None:
+        """Record what was delivered as it comes, one transaction at a time (a group commit): rows
+        delivered while one commits wait for the next. Few transactions under load, yet a crash
+        re-sends only the few rows delivered and not recorded yet (at-least-once, DESIGN §3)."""
+        if self._recording:
+            return
+        self._recording = True
+        try:
+            while done:
+                batch = done[:]
+                done.clear()
+                await self._record(batch)
+        finally:
+            self._recording = False
 
     async def _record(self, sent: list[Sent]) -> None:
         """Mark delivered rows sent in one transaction (a burst is one mail: its Message-ID names the

@@ -175,3 +175,24 @@ async def test_a_slow_thread_does_not_hold_up_the_others_and_each_thread_keeps_i
     sent = await store.outbox.list(DeliveryState.SENT)
     rows = {row.post_id: row for row in sent if row.channel is Channel.MATRIX}
     assert rows[reply.post_id].remote_id == f"remote-{matrix.calls[2][0]}"  # the last, with the round
+
+
+async def test_a_long_round_of_mail_is_recorded_a_few_at_a_time(store: Store) -> None:
+    ctx = await community(store)
+    ingestor = Ingestor(store, KEY, clock=lambda: NOW)
+    for n in range(20):  # 40 mails: Kenji and Siobhán get each of Ana's posts
+        await ingestor.ingest(ctx, mail(f"m{n}@x", "ana@example.org", f"post {n}", subject=f"Topic {n}"))
+    recorded: list[int] = []
+    mark_sent_many = store.outbox.mark_sent_many
+
+    async def counted(sent: Sequence[tuple[int, str | None]], **kw: object) -> list[int]:
+        recorded.append(len(sent))
+        return await mark_sent_many(sent, **kw)  # type: ignore[arg-type]
+
+    store.outbox.mark_sent_many = counted  # type: ignore[method-assign]
+    lane = worker(store, RecordingCourier(), RecordingCourier(), channel=Channel.EMAIL, email_concurrency=4)
+    assert await lane.run_once() == 40
+    # Recorded while the round went on (a crash re-sends only what was not), several rows at a time.
+    assert sum(recorded) == 40
+    assert 1 < len(recorded) < 40
+    assert len(await store.outbox.list(DeliveryState.SENT, limit=1000)) == 40
