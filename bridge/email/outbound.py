@@ -20,6 +20,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
+from functools import lru_cache
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -69,6 +70,7 @@ __all__ = [
     "compose_batch_mail",
     "compose_edit_mail",
     "compose_notice_mail",
+    "compose_post_body",
     "compose_post_mail",
     "compose_reminder_mail",
     "compose_welcome_mail",
@@ -92,14 +94,29 @@ _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 def compose_post_mail(mail: OutgoingPost, *, renderer: Renderer | None = None) -> EmailMessage:
     """The list mail of one post, ready for ``as_smtp_bytes``."""
+    message = _list_message(mail, via(mail.author_name, mail.community))
+    _post_body(message, mail, renderer)
+    return message
+
+
+def compose_post_body(
+    mail: OutgoingPost, *, renderer: Renderer | None = None
+) -> tuple[EmailMessage, str, str]:
+    """The MIME body of ``compose_post_mail`` without the list headers (serialised, it is what follows
+    them), and the text and HTML it was made of."""
+    message = EmailMessage(policy=COMPOSE_POLICY)
+    text, html = _post_body(message, mail, renderer)
+    return message, text, html
+
+
+def _post_body(message: EmailMessage, mail: OutgoingPost, renderer: Renderer | None) -> tuple[str, str]:
     context: PostContext = {
         **_footer(mail),
         **_message_context(mail.author_name, mail.author_channel, mail.text, mail.html, mail.attachments),
     }
-    message = _list_message(mail, _via(mail.author_name, mail.community))
     text, html = _renderer(renderer).render_pair("email/post", context)
     _set_body(message, text, html, mail.attachments)
-    return message
+    return text, html
 
 
 def compose_edit_mail(mail: OutgoingEdit, *, renderer: Renderer | None = None) -> EmailMessage:
@@ -108,7 +125,7 @@ def compose_edit_mail(mail: OutgoingEdit, *, renderer: Renderer | None = None) -
         **_footer(mail),
         **_message_context(mail.author_name, mail.author_channel, mail.text, mail.html, mail.attachments),
     }
-    message = _list_message(mail, _via(mail.author_name, mail.community))
+    message = _list_message(mail, via(mail.author_name, mail.community))
     text, html = _renderer(renderer).render_pair("email/edit", context)
     _set_body(message, text, html, mail.attachments)
     return message
@@ -128,7 +145,7 @@ def compose_batch_mail(mail: OutgoingBatch, *, renderer: Renderer | None = None)
     ]
     context: BatchContext = {**_footer(mail), "entries": entries}
     authors = list(dict.fromkeys(_clean_name(e.author_name) for e in mail.entries))
-    message = _list_message(mail, _via(_authors_label(authors), mail.community))
+    message = _list_message(mail, via(_authors_label(authors), mail.community))
     text, html = _renderer(renderer).render_pair("email/batch", context)
     _set_body(message, text, html, tuple(a for e in mail.entries for a in e.attachments))
     return message
@@ -144,7 +161,7 @@ def compose_reminder_mail(mail: OutgoingReminder, *, renderer: Renderer | None =
         "lead": mail.lead,
         "when_local": mail.when_local,
         "when_utc": mail.when_utc,
-        "call_url": _ascii_url(mail.call_url) if mail.call_url else None,
+        "call_url": ascii_url(mail.call_url) if mail.call_url else None,
         "description": mail.description,
         "opens_notes": mail.opens_notes,
     }
@@ -178,7 +195,7 @@ def compose_notice_mail(notice: OutgoingNotice, *, renderer: Renderer | None = N
         "title": notice.title,
         "paragraphs": list(notice.paragraphs),
         "items": list(notice.items),
-        "actions": [NoticeAction(label=label, url=_ascii_url(url)) for label, url in notice.actions],
+        "actions": [NoticeAction(label=label, url=ascii_url(url)) for label, url in notice.actions],
     }
     message = _notice_message(notice, subject)
     text, html = _renderer(renderer).render_pair("email/notice", context)
@@ -238,32 +255,50 @@ def as_smtp_bytes(message: EmailMessage) -> bytes:
 
 
 def _list_message(mail: ListMail, from_name: str) -> EmailMessage:
-    community = mail.community
     message = EmailMessage(policy=COMPOSE_POLICY)
-    message["From"] = Address(from_name, addr_spec=community.list_address)
-    message["Reply-To"] = mail.reply_to
-    message["Sender"] = community.list_address
-    message["To"] = Address(_community_name(community), addr_spec=community.list_address)
-    message["Subject"] = _subject(mail)
-    message["Date"] = format_datetime(mail.date or datetime.now(UTC))
-    _set_ids(message, mail.message_id, mail.in_reply_to, mail.references)
-    message["List-Id"] = _list_id_value(community)
-    message["List-Post"] = f"<mailto:{community.list_address}>"
-    if mail.archive_url:
-        message["List-Archive"] = f"<{_ascii_url(mail.archive_url)}>"
-    if mail.archived_at:
-        message["Archived-At"] = f"<{_ascii_url(mail.archived_at)}>"
-    message["List-Unsubscribe"] = (
-        f"<{_ascii_url(mail.unsubscribe_url)}>, <{_ascii_url(mail.unsubscribe_mailto)}>"
-    )
-    message["List-Unsubscribe-Post"] = ONE_CLICK
-    local, _, domain = community.list_address.rpartition("@")
-    message["List-Subscribe"] = f"<mailto:{local}+subscribe@{domain}>"
-    message["List-Help"] = f"<mailto:{local}+request@{domain}?subject=help>"
-    message["Precedence"] = "list"
-    message["X-Loop"] = community.list_address
-    message["X-Auto-Response-Suppress"] = AUTO_RESPONSE_SUPPRESS
+    for name, value in list_headers(mail, from_name):
+        message[name] = value
     return message
+
+
+def list_headers(mail: ListMail, from_name: str) -> list[tuple[str, str | Address]]:
+    """The headers of a list mail, in order, before its MIME headers (``bridge.email.shared_mail``
+    compares two members' lists to find what their copies do not share)."""
+    community = mail.community
+    local, _, domain = community.list_address.rpartition("@")
+    parent = _clean_id(mail.in_reply_to)
+    chain = thread_references(mail.references, parent)
+    return [
+        ("From", _address(from_name, community.list_address)),
+        ("Reply-To", mail.reply_to),
+        ("Sender", community.list_address),
+        ("To", _address(_community_name(community), community.list_address)),
+        ("Subject", _subject(mail)),
+        ("Date", format_datetime(mail.date or datetime.now(UTC))),
+        ("Message-ID", f"<{_own_id(mail.message_id)}>"),
+        *([("In-Reply-To", f"<{parent}>")] if parent is not None else []),
+        *([("References", " ".join(f"<{ref}>" for ref in chain))] if chain else []),
+        ("List-Id", _list_id_value(community)),
+        ("List-Post", f"<mailto:{community.list_address}>"),
+        *([("List-Archive", f"<{ascii_url(mail.archive_url)}>")] if mail.archive_url else []),
+        *([("Archived-At", f"<{ascii_url(mail.archived_at)}>")] if mail.archived_at else []),
+        (
+            "List-Unsubscribe",
+            f"<{ascii_url(mail.unsubscribe_url)}>, <{ascii_url(mail.unsubscribe_mailto)}>",
+        ),
+        ("List-Unsubscribe-Post", ONE_CLICK),
+        ("List-Subscribe", f"<mailto:{local}+subscribe@{domain}>"),
+        ("List-Help", f"<mailto:{local}+request@{domain}?subject=help>"),
+        ("Precedence", "list"),
+        ("X-Loop", community.list_address),
+        ("X-Auto-Response-Suppress", AUTO_RESPONSE_SUPPRESS),
+    ]
+
+
+@lru_cache(maxsize=512)
+def _address(name: str, addr_spec: str) -> Address:
+    """An address of the list (immutable, so one object serves every mail: parsing it is not free)."""
+    return Address(name, addr_spec=addr_spec)
 
 
 def _subject(mail: ListMail) -> str:
@@ -274,16 +309,20 @@ def _subject(mail: ListMail) -> str:
 def _set_ids(
     message: EmailMessage, message_id: str, in_reply_to: str | None, references: tuple[str, ...]
 ) -> None:
-    own = _clean_id(message_id)
-    if own is None:
-        raise ValueError(f"not a Message-ID: {message_id!r}")
-    message["Message-ID"] = f"<{own}>"
+    message["Message-ID"] = f"<{_own_id(message_id)}>"
     parent = _clean_id(in_reply_to)
     if parent is not None:
         message["In-Reply-To"] = f"<{parent}>"
     chain = thread_references(references, parent)
     if chain:
         message["References"] = " ".join(f"<{ref}>" for ref in chain)
+
+
+def _own_id(message_id: str) -> str:
+    own = _clean_id(message_id)
+    if own is None:
+        raise ValueError(f"not a Message-ID: {message_id!r}")
+    return own
 
 
 def thread_references(references: tuple[str, ...], parent: str | None) -> tuple[str, ...]:
@@ -319,7 +358,7 @@ def _list_id_value(community: ListIdentity) -> str:
     return f"{phrase} {community.list_id}"
 
 
-def _ascii_url(url: str) -> str:
+def ascii_url(url: str) -> str:
     return quote(url.strip(), safe=_URL_SAFE)
 
 
@@ -332,7 +371,7 @@ def _clean_name(name: str) -> str:
     return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1].rstrip() + "…"
 
 
-def _via(author: str, community: ListIdentity) -> str:
+def via(author: str, community: ListIdentity) -> str:
     """The DMARC-safe display name: the person's name, sent by the list."""
     author = _clean_name(author)
     name = _community_name(community)
@@ -362,8 +401,8 @@ def _footer(mail: ListMail) -> FooterContext:
         "subject": _subject(mail),
         "community_name": _community_name(mail.community),
         "reply_hint": True,
-        "archive_url": _ascii_url(thread) if (thread := mail.archived_at or mail.archive_url) else None,
-        "unsubscribe_url": _ascii_url(mail.unsubscribe_url),
+        "archive_url": ascii_url(thread) if (thread := mail.archived_at or mail.archive_url) else None,
+        "unsubscribe_url": ascii_url(mail.unsubscribe_url),
         "footer_lines": list(mail.footer_lines),
     }
 
@@ -384,7 +423,7 @@ def _message_context(
 
 def _links(attachments: tuple[Attachment, ...]) -> list[FileLink]:
     return [
-        FileLink(filename=a.filename, size=a.size, url=_ascii_url(a.url))
+        FileLink(filename=a.filename, size=a.size, url=ascii_url(a.url))
         for a in attachments
         if a.data is None and a.url
     ]

@@ -59,5 +59,5 @@ async def conversation_of(store: Store, post: PostRecord) -> Conversation:
 
 
 async def _root(store: Store, post: PostRecord) -> PostRecord:
-    thread_posts = await store.posts.thread_posts(post.thread_id)
-    return thread_posts[0] if thread_posts else post
+    root = await store.posts.thread_root(post.thread_id)
+    return root if root is not None else post

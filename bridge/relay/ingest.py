@@ -129,7 +129,8 @@ class Ingestor:
         hold: str | None,
     ) -> IngestOutcome:
         now = self.clock()
-        author, display_name = await self._author(community, message)
+        roster = await self.store.communities.recipients(community.id)  # read once per post
+        author, display_name = await self._author(message, roster)
         if display_name and display_name != message.sender_name:
             # The roster's name is how the community knows the person, whatever their client says.
             message = replace(message, sender_name=display_name)
@@ -174,7 +175,6 @@ class Ingestor:
             thread_id = await self.batches.open_thread(community.id, timeline_key, tx=tx)
         parent_id = await self._parent(community, choice)
         thread_reply = message.channel is Channel.MATRIX and message.refs.matrix_thread_root is not None
-        recipients = await self.store.communities.recipients(community.id)
         deliveries = (
             []
             if banned
@@ -183,7 +183,7 @@ class Ingestor:
             else plan_deliveries(
                 message.channel,
                 author,
-                recipients,
+                roster,
                 community.room_id,
                 community.policy,
                 now,
@@ -321,18 +321,15 @@ class Ingestor:
         await create_deliveries(post_id, told, revision=RATE_LIMIT_NOTICE, now=now, tx=tx)
 
     async def _author(
-        self, community: CommunityContext, message: InboundMessage
+        self, message: InboundMessage, roster: list[Recipient]
     ) -> tuple[Recipient | None, str | None]:
-        people = self.store.communities
-        person = (
-            await people.person_by_email(message.sender_address)
-            if message.channel is Channel.EMAIL
-            else await people.person_by_matrix_id(message.sender_address)
-        )
-        if person is None:
+        """The sender's membership in the roster and the name the community knows them by."""
+        sender = await self.store.communities.sender(message.channel, message.sender_address)
+        if sender is None:
             return None, None
-        member = await people.member(community.id, person.id)
-        return member, person.display_name if member is not None else None
+        person_id, display_name = sender
+        member = next((r for r in roster if r.person_id == person_id), None)
+        return member, display_name if member is not None else None
 
     async def _thread(
         self, community: CommunityContext, message: InboundMessage, author: Recipient | None, now: datetime

@@ -30,8 +30,8 @@ from bridge.email.outbound import (
     as_smtp_bytes,
     compose_batch_mail,
     compose_edit_mail,
-    compose_post_mail,
 )
+from bridge.email.shared_mail import SharedPostMail
 from bridge.email.smtp import SmtpPermanentError, SmtpSender, SmtpTemporaryError
 from bridge.relay.community import CommunityContext
 from bridge.relay.conversation import Conversation, conversation_of, email_id
@@ -44,12 +44,14 @@ UNSUBSCRIBE_PURPOSE = "unsubscribe"
 UNSUBSCRIBE_VALIDITY = timedelta(days=365)
 
 
-async def send_to_member(smtp: SmtpSender, message: EmailMessage, list_address: str, recipient: str) -> None:
-    """Send one mail of the list to one member, its return path naming them (VERP); the server's
-    refusal becomes the outbox's permanent or temporary failure."""
+async def send_to_member(
+    smtp: SmtpSender, message: EmailMessage | bytes, list_address: str, recipient: str
+) -> None:
+    """Send one mail of the list to one member (a message, or its wire bytes), its return path naming
+    them (VERP); the server's refusal becomes the outbox's permanent or temporary failure."""
     try:
         await smtp.send(
-            as_smtp_bytes(message),
+            message if isinstance(message, bytes) else as_smtp_bytes(message),
             envelope_from=verp_address(list_address, recipient),
             recipients=[recipient],
         )
@@ -85,6 +87,8 @@ class MailCourier:
         self._attachment_cache: OrderedDict[tuple[int, datetime | None], tuple[Attachment, ...]] = (
             OrderedDict()
         )
+        # ... and compose its mail once: each member's copy differs only in a few lines.
+        self._mail_cache: OrderedDict[tuple[int, datetime | None], SharedPostMail] = OrderedDict()
         self.store = store
         self.smtp = smtp
         self.communities = communities
@@ -102,6 +106,7 @@ class MailCourier:
         if community is None:
             raise PermanentDeliveryError(f"community {first.community_id} is no longer configured")
         conversation = await self._conversation(first)
+        message: EmailMessage | bytes
         if len(live) > 1:
             message, message_id = await self._batch(
                 community, entry, [post for _, post in live], conversation
@@ -161,7 +166,7 @@ class MailCourier:
 
     async def _post(
         self, community: CommunityContext, entry: OutboxEntry, post: PostRecord, conversation: Conversation
-    ) -> tuple[EmailMessage, str]:
+    ) -> tuple[bytes, str]:
         message_id = email_id(post, community.domain)
         fields = self.envelope(community, entry, conversation, message_id)
         mail = OutgoingPost(
@@ -172,7 +177,12 @@ class MailCourier:
             html=post.html,
             attachments=await self._files(community, post),
         )
-        return compose_post_mail(mail, renderer=self.renderer), message_id
+        key = (post.id, post.edited_at)
+        shared = self._mail_cache.get(key)
+        if shared is None or not shared.shares(mail):
+            shared = SharedPostMail(mail, renderer=self.renderer)
+            _remember(self._mail_cache, key, shared)
+        return shared.for_member(mail), message_id
 
     async def _files(self, community: CommunityContext, post: PostRecord) -> tuple[Attachment, ...]:
         """The post's files; one over the community's limit, or kept only as an ``mxc://`` URI,

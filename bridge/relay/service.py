@@ -187,7 +187,7 @@ class RelayService:
                 self.store,
                 couriers,
                 self.process,
-                email_concurrency=max(2, smtp.connections * 2),
+                email_concurrency=smtp.connections * 8,  # mails composed while others are on the wire
                 channel=channel,
                 on_dead=self._tell_conveners,
                 metrics=self.metrics,

@@ -3,9 +3,13 @@
 A courier either returns the remote id (event id, Message-ID), raises ``TemporaryDeliveryError`` (server
 down, rate limited: retry with backoff) or ``PermanentDeliveryError`` (the other side refuses for good:
 park as dead now). After the retry limit a row is dead too; either way the convener is told through
-``on_dead``. Matrix rows go out one at a time per room, in claim order, so the room shows posts in the
-order they arrived; email rows go out concurrently. Ingest wakes the worker, so a new post does not wait
-for the next poll.
+``on_dead``. Matrix rows of one thread go out one at a time, in claim order, so a thread shows its
+posts in the order they arrived; a few threads of a room are sent to at once (``MATRIX_CONCURRENCY``),
+so posts of different threads that arrived within a moment of each other may reach the room in a
+slightly different order. Email rows go out concurrently. Delivered rows are recorded as a group
+commit: one transaction records every row delivered while the previous one committed; a Matrix row
+that a later row of its thread follows is recorded at once, as the next may answer it and needs its
+event id. Ingest wakes the worker, so a new post does not wait for the next poll.
 """
 
 from __future__ import annotations
@@ -44,9 +48,13 @@ class Courier(Protocol):
 
 
 DeadHandler = Callable[[OutboxEntry, str], Awaitable[None]]
+Sent = tuple[list[OutboxEntry], str | None]
+"""Rows delivered as one message, and the remote id (event id, Message-ID) it got."""
 LivenessCheck = Callable[[str], Awaitable[bool | None]]
 """Whether the process of a worker id is alive; None when it cannot be known (``Locks.alive``)."""
 RELEASE_EVERY_SECONDS = 5.0
+MATRIX_CONCURRENCY = 8
+"""Threads of one room sent to at once; within a thread, one event at a time in claim order."""
 
 
 async def _nobody_told(entry: OutboxEntry, error: str) -> None:
@@ -84,6 +92,7 @@ class DeliveryWorker:
         lease_seconds: float = 300.0,
         poll_seconds: float = 1.0,
         email_concurrency: int = 8,
+        matrix_concurrency: int = MATRIX_CONCURRENCY,
         channel: Channel | None = None,
         on_dead: DeadHandler = _nobody_told,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -99,6 +108,7 @@ class DeliveryWorker:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.email_slots = asyncio.Semaphore(email_concurrency)
+        self.matrix_concurrency = matrix_concurrency
         self.channel = channel  # one lane per channel: Matrix sends never wait for a round of mail
         self.on_dead = on_dead
         self.clock = clock
@@ -107,6 +117,7 @@ class DeliveryWorker:
         self.alive = alive
         self.release_every = release_every
         self._wake = asyncio.Event()
+        self._recording = False  # a transaction recording delivered rows is under way
         self.sent = 0
         self.failed = 0
         self._outages: dict[Channel, tuple[float, int]] = {}
@@ -171,22 +182,95 @@ class DeliveryWorker:
                 # The rows of one burst for one recipient are one mail; any other row is its own.
                 key = (entry.batch_key, entry.recipient) if entry.batch_key else (str(entry.id),)
                 mail[key].append(entry)
-        async with asyncio.TaskGroup() as tasks:
-            for room_entries in by_room.values():
-                tasks.create_task(self._in_order(room_entries))
-            for burst in mail.values():
-                tasks.create_task(self._with_slot(burst))
+        done: list[Sent] = []  # delivered, waiting to be recorded (a group commit: _record_some)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for room_entries in by_room.values():
+                    tasks.create_task(self._to_room(room_entries, done))
+                for burst in mail.values():
+                    tasks.create_task(self._with_slot(burst, done))
+        finally:
+            await self._record(done)
         return len(entries)
 
-    async def _in_order(self, entries: list[OutboxEntry]) -> None:
-        for entry in entries:
-            await self._deliver([entry])
+    async def _to_room(self, entries: list[OutboxEntry], done: list[Sent]) -> None:
+        """One room's rows: each thread's in claim order, up to ``matrix_concurrency`` threads at once."""
+        if len(entries) == 1 or self.matrix_concurrency == 1:
+            await self._in_order(entries, done)
+            return
+        threads = await self.store.posts.thread_ids({entry.post_id for entry in entries})
+        lanes: dict[int, list[OutboxEntry]] = defaultdict(list)
+        for entry in entries:  # a post gone meanwhile is a lane of its own (its courier says why)
+            lanes[threads.get(entry.post_id, -entry.post_id)].append(entry)
+        slots = asyncio.Semaphore(self.matrix_concurrency)
 
-    async def _with_slot(self, entries: list[OutboxEntry]) -> None:
+        async def lane(thread_entries: list[OutboxEntry]) -> None:
+            async with slots:
+                await self._in_order(thread_entries, done)
+
+        async with asyncio.TaskGroup() as tasks:
+            for thread_entries in lanes.values():
+                tasks.create_task(lane(thread_entries))
+
+    async def _in_order(self, entries: list[OutboxEntry], done: list[Sent]) -> None:
+        """A thread's rows one after the other. A row another row of this round follows is recorded
+        at once (the next may answer it and needs its event id); the last one with the round."""
+        for index, entry in enumerate(entries):
+            if index == len(entries) - 1:
+                await self._deliver([entry], done)
+                await self._record_some(done)
+                return
+            sent: list[Sent] = []
+            await self._deliver([entry], sent)
+            await self._record(sent)
+
+    async def _with_slot(self, entries: list[OutboxEntry], done: list[Sent]) -> None:
         async with self.email_slots:
-            await self._deliver(entries)
+            await self._deliver(entries, done)
+        await self._record_some(done)
 
-    async def _deliver(self, claimed: list[OutboxEntry]) -> None:
+    async def _record_some(self, done: list[Sent]) -> None:
+        """Record what was delivered as it comes, one transaction at a time (a group commit): rows
+        delivered while one commits wait for the next. Few transactions under load, yet a crash
+        re-sends only the few rows delivered and not recorded yet (at-least-once, DESIGN §3)."""
+        if self._recording:
+            return
+        self._recording = True
+        try:
+            while done:
+                batch = done[:]
+                done.clear()
+                await self._record(batch)
+        finally:
+            self._recording = False
+
+    async def _record(self, sent: list[Sent]) -> None:
+        """Mark delivered rows sent in one transaction (a burst is one mail: its Message-ID names the
+        burst's first post only), then count them."""
+        if not sent:
+            return
+        rows = [
+            (done.id, remote_id if index == 0 else None)
+            for group, remote_id in sent
+            for index, done in enumerate(group)
+        ]
+        try:
+            await self.store.outbox.mark_sent_many(rows, worker_id=self.worker_id, now=self.clock())
+        except Exception:
+            # Delivered but not recorded: the lease expires and the rows are sent again, which the
+            # other side recognises by its Message-ID / transaction id (at-least-once, DESIGN §3).
+            log.exception("%d deliveries were sent but could not be recorded", len(rows))
+            return
+        by_channel: dict[Channel, list[OutboxEntry]] = defaultdict(list)
+        for group, _ in sent:
+            self.sent += len(group)
+            by_channel[group[0].channel].extend(group)
+        for channel, entries in by_channel.items():
+            self._recovered(channel)
+            await self.metrics.delivered(entries, self.clock())
+
+    async def _deliver(self, claimed: list[OutboxEntry], sent: list[Sent]) -> None:
+        """Hand ``claimed`` to its courier; on success add it to ``sent``, else record the failure."""
         entry = claimed[0]
         courier = self.couriers.get(entry.channel)
         group = claimed
@@ -207,20 +291,7 @@ class DeliveryWorker:
             log.exception("delivery %d crashed", entry.id, extra={"delivery": entry.id})
             await self._failed(group, f"{type(error).__name__}: {error}", permanent=False)
         else:
-            try:
-                for index, done in enumerate(group):
-                    # A burst is one mail: its Message-ID names the burst's first post only.
-                    await self.store.outbox.mark_sent(
-                        done.id, remote_id if index == 0 else None, worker_id=self.worker_id, now=self.clock()
-                    )
-            except Exception:
-                # Delivered but not recorded: the lease expires and the row is sent again, which the
-                # other side recognises by its Message-ID / transaction id (at-least-once, DESIGN §3).
-                log.exception("delivery %d was sent but could not be recorded", entry.id)
-                return
-            self.sent += len(group)
-            self._recovered(entry.channel)
-            await self.metrics.delivered(group, self.clock())
+            sent.append((group, remote_id))
 
     def _recovered(self, channel: Channel) -> None:
         """A delivery went out: the end of that channel's outage, if one was open."""

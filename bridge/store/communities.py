@@ -9,13 +9,15 @@ alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from tortoise.expressions import F
 
-from bridge.core.model import DeliveryMode, MembershipState, Recipient, Role, RosterMember
+from bridge.core.model import Channel, DeliveryMode, MembershipState, Recipient, Role, RosterMember
 from bridge.store import audit
-from bridge.store.database import Database, Transaction
+from bridge.store.database import Database, Dialect, Transaction
 from bridge.store.lease import one_at_a_time
 from bridge.store.models import Community, Identity, IdentityKind, Membership, MembershipSource, Person
 from bridge.store.records import CommunityRecord, MemberRecord, PersonRecord, RosterSync, as_utc, utc_now
@@ -97,11 +99,26 @@ class Communities:
         return [_community(row) for row in rows]
 
     async def recipients(self, community_id: int) -> list[Recipient]:
-        """Every membership of the community, whatever its state: the relay rules decide who gets what."""
-        async with self._db.session() as conn:
-            memberships = await Membership.filter(community_id=community_id).using_db(conn).order_by("id")
-        addresses = await _addresses({m.person_id for m in memberships}, self._db)
-        return [_recipient(m, addresses) for m in memberships]
+        """Every membership of the community, whatever its state: the relay rules decide who gets what.
+
+        One query for the whole roster (each post reads it), not one per member."""
+        rows = await self._db.fetch(_numbered(_ROSTER, self._db.dialect), [community_id])
+        return _recipients(rows)
+
+    async def member_by_address(self, community_id: int, channel: Channel, address: str) -> Recipient | None:
+        """``member`` of whoever owns an email address (or, on Matrix, a user id), in one query: asked
+        of every message said in a room."""
+        kind, normalised = _identity(channel, address)
+        sql = _numbered(_MEMBER_BY_ADDRESS, self._db.dialect)
+        found = _recipients(await self._db.fetch(sql, [community_id, kind.value, normalised]))
+        return found[0] if found else None
+
+    async def sender(self, channel: Channel, address: str) -> tuple[int, str] | None:
+        """The person (id, display name) who owns an email address (or, on Matrix, a user id), in one
+        query: who wrote a post, before its roster decides what they may do."""
+        kind, normalised = _identity(channel, address)
+        rows = await self._db.fetch(_numbered(_SENDER, self._db.dialect), [kind.value, normalised])
+        return (int(rows[0]["id"]), str(rows[0]["display_name"])) if rows else None
 
     async def member(self, community_id: int, person_id: int) -> Recipient | None:
         async with self._db.session() as conn:
@@ -397,6 +414,70 @@ async def _audit_member(
     email = next((i.address for i in identities if i.kind == IdentityKind.EMAIL), None)
     name = email or next((i.address for i in identities), None) or f"#{membership.id}"
     await audit.record(tx, membership.community_id, by, action, f"member {name}", detail, now=utc_now())
+
+
+_ROSTER = """
+SELECT "m"."id", "m"."person_id", "m"."role", "m"."state", "m"."delivery", "m"."receive_own_posts",
+       "i"."kind", "i"."address"
+FROM "membership" "m" LEFT JOIN "identity" "i" ON "i"."person_id" = "m"."person_id"
+WHERE "m"."community_id" = $1
+ORDER BY "m"."id", "i"."id"
+"""
+_SENDER = """
+SELECT "p"."id", "p"."display_name"
+FROM "identity" "i" JOIN "person" "p" ON "p"."id" = "i"."person_id"
+WHERE "i"."kind" = $1 AND "i"."address" = $2
+ORDER BY "i"."id"
+LIMIT 1
+"""
+
+
+_MEMBER_BY_ADDRESS = """
+SELECT "m"."id", "m"."person_id", "m"."role", "m"."state", "m"."delivery", "m"."receive_own_posts",
+       "i"."kind", "i"."address"
+FROM "identity" "owner"
+JOIN "membership" "m" ON "m"."person_id" = "owner"."person_id" AND "m"."community_id" = $1
+LEFT JOIN "identity" "i" ON "i"."person_id" = "m"."person_id"
+WHERE "owner"."kind" = $2 AND "owner"."address" = $3
+ORDER BY "m"."id", "i"."id"
+"""
+
+
+def _identity(channel: Channel, address: str) -> tuple[IdentityKind, str]:
+    """The identity an address of ``channel`` is stored as."""
+    if channel is Channel.EMAIL:
+        return IdentityKind.EMAIL, normalise_email(address)
+    return IdentityKind.MATRIX, normalise_matrix_id(address)
+
+
+def _recipients(rows: Iterable[dict[str, Any]]) -> list[Recipient]:
+    """Memberships from rows of a membership joined with its person's identities, oldest first."""
+    found: dict[int, Recipient] = {}
+    for row in rows:
+        membership_id = int(row["id"])
+        recipient = found.get(membership_id)
+        if recipient is None:
+            recipient = found[membership_id] = Recipient(
+                membership_id=membership_id,
+                person_id=int(row["person_id"]),
+                email=None,
+                matrix_id=None,
+                role=Role(row["role"]),
+                state=MembershipState(row["state"]),
+                delivery=DeliveryMode(row["delivery"]),
+                receive_own_posts=bool(row["receive_own_posts"]),
+            )
+        # Each person's first email and first Matrix id (the oldest identity of each kind).
+        if row["kind"] == IdentityKind.EMAIL and recipient.email is None:
+            found[membership_id] = replace(recipient, email=row["address"])
+        elif row["kind"] == IdentityKind.MATRIX and recipient.matrix_id is None:
+            found[membership_id] = replace(recipient, matrix_id=row["address"])
+    return list(found.values())
+
+
+def _numbered(sql: str, dialect: Dialect) -> str:
+    """``$1`` placeholders as the engine takes them (SQLite: ``?1``)."""
+    return sql.replace("$", "?") if dialect is Dialect.SQLITE else sql
 
 
 async def _addresses(person_ids: Iterable[int], db: Database) -> dict[int, tuple[str | None, str | None]]:

@@ -160,6 +160,52 @@ class Outbox:
                 )
         return True
 
+    async def mark_sent_many(
+        self,
+        sent: Sequence[tuple[int, str | None]],
+        *,
+        worker_id: str | None = None,
+        now: datetime | None = None,
+    ) -> builtins.list[int]:
+        """``mark_sent`` for a round of rows (id, remote id) in one transaction: one commit per round
+        instead of one per mail. Returns the ids finished (those still claimed, by ``worker_id`` when
+        given); rows sharing a remote id (one post's mails) are updated by one statement."""
+        if not sent:
+            return []
+        remote = dict(sent)
+        async with self._db.transaction() as tx:
+            query = Delivery.filter(id__in=builtins.list(remote), state=DeliveryState.SENDING)
+            if worker_id is not None:
+                query = query.filter(claimed_by=worker_id)
+            rows = await query.using_db(tx.client).values_list("id", "post_id", "channel", "kind")
+            by_remote: dict[str | None, builtins.list[int]] = {}
+            first_ids: dict[tuple[int, Channel], str] = {}
+            for row_id, post_id, channel, kind in rows:
+                remote_id = remote[int(row_id)]
+                by_remote.setdefault(remote_id, []).append(int(row_id))
+                if remote_id and DeliveryKind(kind) is DeliveryKind.POST:
+                    first_ids.setdefault((int(post_id), Channel(channel)), remote_id)
+            for remote_id, ids in by_remote.items():
+                await (
+                    Delivery.filter(id__in=ids)
+                    .using_db(tx.client)
+                    .update(
+                        state=DeliveryState.SENT,
+                        remote_id=remote_id,
+                        claimed_by=None,
+                        claimed_until=None,
+                        **({"updated_at": as_utc(now)} if now is not None else {}),
+                    )
+                )
+            for (post_id, channel), remote_id in first_ids.items():
+                column = "matrix_event_id" if channel is Channel.MATRIX else "email_message_id"
+                await (
+                    Post.filter(id=post_id, **{f"{column}__isnull": True})
+                    .using_db(tx.client)
+                    .update(**{column: remote_id})
+                )
+        return [row_id for ids in by_remote.values() for row_id in ids]
+
     async def mark_failed(
         self,
         delivery_id: int,

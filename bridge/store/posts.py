@@ -16,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 
 from bridge.core.model import Attachment, Channel, DeliverySpec, InboundMessage, PostState
-from bridge.store.database import Database, Transaction
+from bridge.store.database import Database, Dialect, Transaction
 from bridge.store.fit import (
     clean,
     clean_optional,
@@ -128,6 +128,18 @@ class Posts:
         async with self._db.session() as conn:
             rows = await Post.filter(id__in=list(post_ids)).using_db(conn).values_list("id", "origin_channel")
         return {int(post_id): Channel(channel) for post_id, channel in rows}
+
+    async def thread_root(self, thread_id: int) -> PostRecord | None:
+        """The thread's first post (what ``thread_posts`` would list first), read alone."""
+        async with self._db.session() as conn:
+            post = await Post.filter(thread_id=thread_id).using_db(conn).order_by("created_at", "id").first()
+        return _post(post) if post is not None else None
+
+    async def thread_ids(self, post_ids: Iterable[int]) -> dict[int, int]:
+        """The thread of each of these posts (what keeps a thread's deliveries in order)."""
+        async with self._db.session() as conn:
+            rows = await Post.filter(id__in=list(post_ids)).using_db(conn).values_list("id", "thread_id")
+        return {int(post_id): int(thread_id) for post_id, thread_id in rows}
 
     async def thread_posts(self, thread_id: int) -> list[PostRecord]:
         async with self._db.session() as conn:
@@ -305,23 +317,25 @@ class Posts:
     async def _existing(
         self, community_id: int, message: InboundMessage, tx: Transaction | None
     ) -> PostRef | None:
-        """The stored post for this message: by origin key, else by its id on either channel."""
-        keys = {"origin_key": fit_key(message.origin_key, HEADER_VALUE_LENGTH)}
-        if message.email_message_id:
-            keys["email_message_id"] = fit_key(message.email_message_id, HEADER_VALUE_LENGTH)
-        if message.matrix_event_id:
-            keys["matrix_event_id"] = fit_key(message.matrix_event_id, EVENT_ID_LENGTH)
-        async with self._db.session(tx) as conn:
-            for column, value in keys.items():
-                rows = await (
-                    Post.filter(community_id=community_id, **{column: value})
-                    .using_db(conn)
-                    .limit(1)
-                    .values_list("id", "thread_id")
-                )
-                if rows:
-                    return PostRef(int(rows[0][0]), int(rows[0][1]))
-        return None
+        """The stored post for this message: by origin key, else by its id on either channel; one
+        query over the keys as stored (``fit_key``), in that order of preference."""
+        params = [
+            community_id,
+            fit_key(message.origin_key, HEADER_VALUE_LENGTH),
+            fit_optional_key(message.email_message_id or None, HEADER_VALUE_LENGTH),
+            fit_optional_key(message.matrix_event_id or None, EVENT_ID_LENGTH),
+        ]
+        sql = _EXISTING.replace("$", "?") if self._db.dialect is Dialect.SQLITE else _EXISTING
+        rows = await self._db.fetch(sql, params, tx=tx)
+        return PostRef(int(rows[0]["id"]), int(rows[0]["thread_id"])) if rows else None
+
+
+_EXISTING = """
+SELECT "id", "thread_id" FROM "post"
+WHERE "community_id" = $1 AND ("origin_key" = $2 OR "email_message_id" = $3 OR "matrix_event_id" = $4)
+ORDER BY CASE WHEN "origin_key" = $2 THEN 0 WHEN "email_message_id" = $3 THEN 1 ELSE 2 END, "id"
+LIMIT 1
+"""
 
 
 async def _thread_for(community_id: int, thread: int | NewThread, now: datetime, tx: Transaction) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -122,3 +123,76 @@ async def test_a_burst_for_one_recipient_is_one_delivery(store: Store) -> None:
     recipients = len(email.calls)
     assert recipients == 2  # Kenji and Siobhán each get one mail
     assert all(len(call) == 3 for call in email.calls)
+
+
+class GatedCourier(RecordingCourier):
+    """Holds the delivery of one post until told, recording the order deliveries finish in."""
+
+    def __init__(self, store: Store, held_post: int) -> None:
+        super().__init__()
+        self.store = store
+        self.held_post = held_post
+        self.release = asyncio.Event()
+        self.finished: list[int] = []
+        self.root_event_seen: list[str | None] = []
+        """The held post's event id as the store knew it when each later post was delivered."""
+
+    async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None:
+        if entries[0].post_id == self.held_post:
+            await self.release.wait()
+        else:
+            held = await self.store.posts.get(self.held_post)
+            self.root_event_seen.append(held.matrix_event_id if held else None)
+        self.finished.append(entries[0].post_id)
+        return await super().deliver(entries)
+
+
+async def test_a_slow_thread_does_not_hold_up_the_others_and_each_thread_keeps_its_order(
+    store: Store,
+) -> None:
+    ctx = await community(store)
+    ingestor = Ingestor(store, KEY, clock=lambda: NOW)
+    root = await ingestor.ingest(ctx, mail("a1@x", "ana@example.org", "first", subject="Plans"))
+    reply = await ingestor.ingest(
+        ctx, mail("a2@x", "kenji@example.jp", "second", subject="Re: Plans", in_reply_to="a1@x")
+    )
+    other = await ingestor.ingest(ctx, mail("b1@x", "siobhan@example.ie", "elsewhere", subject="Budget"))
+    assert root.post_id is not None
+    assert reply.thread_id == root.thread_id != other.thread_id
+    matrix = GatedCourier(store, held_post=root.post_id)
+    rounds = asyncio.create_task(worker(store, matrix, RecordingCourier()).run_once())
+    for _ in range(200):  # the other thread goes out while the first waits
+        if other.post_id in matrix.finished:
+            break
+        await asyncio.sleep(0.01)
+    assert matrix.finished == [other.post_id]
+    matrix.release.set()
+    await rounds
+    assert matrix.finished == [other.post_id, root.post_id, reply.post_id]
+    # The reply went out once the root's event id was recorded: it is sent as an answer to it.
+    root_event = f"remote-{matrix.calls[1][0]}"
+    assert matrix.root_event_seen == [None, root_event]
+    sent = await store.outbox.list(DeliveryState.SENT)
+    rows = {row.post_id: row for row in sent if row.channel is Channel.MATRIX}
+    assert rows[reply.post_id].remote_id == f"remote-{matrix.calls[2][0]}"  # the last, with the round
+
+
+async def test_a_long_round_of_mail_is_recorded_a_few_at_a_time(store: Store) -> None:
+    ctx = await community(store)
+    ingestor = Ingestor(store, KEY, clock=lambda: NOW)
+    for n in range(20):  # 40 mails: Kenji and Siobhán get each of Ana's posts
+        await ingestor.ingest(ctx, mail(f"m{n}@x", "ana@example.org", f"post {n}", subject=f"Topic {n}"))
+    recorded: list[int] = []
+    mark_sent_many = store.outbox.mark_sent_many
+
+    async def counted(sent: Sequence[tuple[int, str | None]], **kw: object) -> list[int]:
+        recorded.append(len(sent))
+        return await mark_sent_many(sent, **kw)  # type: ignore[arg-type]
+
+    store.outbox.mark_sent_many = counted  # type: ignore[method-assign]
+    lane = worker(store, RecordingCourier(), RecordingCourier(), channel=Channel.EMAIL, email_concurrency=4)
+    assert await lane.run_once() == 40
+    # Recorded while the round went on (a crash re-sends only what was not), several rows at a time.
+    assert sum(recorded) == 40
+    assert 1 < len(recorded) < 40
+    assert len(await store.outbox.list(DeliveryState.SENT, limit=1000)) == 40

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bridge.core.model import DeliveryMode, MembershipState, Role, RosterMember
+from bridge.core.model import Channel, DeliveryMode, MembershipState, Role, RosterMember
 from bridge.store import CommunityRecord, Database, RosterSync, Store, upgrade
 from tests.store.conftest import ROSTER, T0
 
@@ -103,6 +103,32 @@ async def test_people_are_found_by_either_identity(store: Store, community: Comm
     assert by_email.emails == ("ana@example.org",)
     assert by_email.matrix_ids == ("@ana:example.com",)
     assert await store.communities.person_by_email("nobody@example.org") is None
+
+
+async def test_the_sender_of_a_post_is_found_by_either_identity_in_one_query(
+    store: Store, community: CommunityRecord
+) -> None:
+    ana = await store.communities.person_by_email("ana@example.org")
+    assert ana is not None
+    expected = (ana.id, ana.display_name)
+    assert await store.communities.sender(Channel.EMAIL, "Ana@Example.org") == expected
+    assert await store.communities.sender(Channel.MATRIX, "@ana:example.com") == expected
+    assert await store.communities.sender(Channel.EMAIL, "@ana:example.com") is None
+    assert await store.communities.sender(Channel.MATRIX, "nobody@example.org") is None
+
+
+async def test_a_membership_is_found_by_either_identity_of_its_person(
+    store: Store, community: CommunityRecord
+) -> None:
+    ana = await store.communities.person_by_email("ana@example.org")
+    assert ana is not None
+    expected = await store.communities.member(community.id, ana.id)
+    assert expected is not None
+    found = store.communities.member_by_address
+    assert await found(community.id, Channel.EMAIL, "ANA@example.org") == expected
+    assert await found(community.id, Channel.MATRIX, "@ana:example.com") == expected
+    assert await found(community.id, Channel.EMAIL, "nobody@example.org") is None
+    assert await found(community.id + 1, Channel.EMAIL, "ana@example.org") is None
 
 
 async def test_one_person_across_communities(store: Store, community: CommunityRecord) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from bridge.core.model import Channel, DeliveryKind, DeliverySpec, DeliveryState
 from bridge.store import CommunityRecord, Database, NewThread, Outbox, PostRef, RetryPolicy, Store, upgrade
-from tests.store.conftest import T0, email_message
+from tests.store.conftest import T0, email_message, matrix_message
 
 POLICY = RetryPolicy(max_attempts=3, base=timedelta(seconds=10), cap=timedelta(seconds=15))
 
@@ -222,3 +222,40 @@ async def test_backlog_counts_unfinished_rows_per_channel_with_the_oldest(
     pending = [r for r in rows.values() if r.state is DeliveryState.PENDING]
     assert oldest == min(r.created_at for r in pending)
     assert backlog[Channel.MATRIX, DeliveryState.SENDING].oldest == rows[claimed.id].created_at
+
+
+async def test_a_round_of_sent_rows_is_marked_in_one_call(store: Store, community: CommunityRecord) -> None:
+    first = await _post_with_deliveries(store, community, 3)
+    chat = await store.posts.ingest(
+        matrix_message("$chat"),
+        community_id=community.id,
+        thread=NewThread("Chat", "chat"),
+        author_id=None,
+        deliveries=[DeliverySpec(Channel.EMAIL, f"c{i}@example.org") for i in range(2)],
+        now=T0,
+    )
+    claimed = await store.outbox.claim_due("w1", T0, limit=10)
+    assert len(claimed) == 5
+    # One row's lease went to another worker: this worker's report on it is ignored.
+    stolen = claimed[-1]
+    await store.outbox.release(["w1"])
+    rest = [c for c in claimed if c.id != stolen.id]
+    assert len(await store.outbox.claim_due("w1", T0, limit=len(rest))) == len(rest)
+    assert [c.id for c in await store.outbox.claim_due("w2", T0, limit=1)] == [stolen.id]
+    remote = {first: "<p-first@lists.example.com>", chat.post_id: "<p-chat@lists.example.com>"}
+    done = await store.outbox.mark_sent_many(
+        [(c.id, remote[c.post_id]) for c in claimed], worker_id="w1", now=T0
+    )
+    assert sorted(done) == sorted(c.id for c in rest)
+    sent = {row.id: row for row in await store.outbox.list(DeliveryState.SENT)}
+    assert sorted(sent) == sorted(c.id for c in rest)
+    assert all(row.remote_id == remote[row.post_id] and row.claimed_by is None for row in sent.values())
+    [still] = await store.outbox.list(DeliveryState.SENDING)
+    assert (still.id, still.claimed_by) == (stolen.id, "w2")
+    # The chat post now has the Message-ID it was mailed under; a received one is kept as it came.
+    chat_post, mail_post = await store.posts.get(chat.post_id), await store.posts.get(first)
+    assert chat_post is not None
+    assert chat_post.email_message_id == remote[chat.post_id]
+    assert mail_post is not None
+    assert mail_post.email_message_id == "m1@example.org"
+    assert await store.outbox.mark_sent_many([], worker_id="w1") == []

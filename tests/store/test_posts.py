@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -101,6 +102,23 @@ async def test_ingesting_the_same_origin_twice_stores_it_once(
     assert await _count(store.db, "delivery") == 2
 
 
+async def test_a_message_is_known_by_its_id_on_either_channel_whatever_its_origin_key(
+    store: Store, community: CommunityRecord
+) -> None:
+    by_mail = await _ingest(store, community, email_message("m1@example.org"))
+    by_chat = await _ingest(store, community, matrix_message("$e1"))
+    # The same mail and event seen again under other origin keys (a re-import, a bridge's copy).
+    mail_again = replace(email_message("m1@example.org"), origin_key="import:1")
+    chat_again = replace(matrix_message("$e1"), origin_key="import:2")
+    assert (await _ingest(store, community, mail_again)).post_id == by_mail.post_id
+    assert (await _ingest(store, community, chat_again)).post_id == by_chat.post_id
+    # The origin key wins over an id that another post carries.
+    both = replace(matrix_message("$e1"), origin_key="m1@example.org")
+    again = await _ingest(store, community, both)
+    assert (again.post_id, again.duplicate) == (by_mail.post_id, True)
+    assert await _count(store.db, "post") == 2
+
+
 async def test_a_failing_delivery_insert_stores_nothing(store: Store, community: CommunityRecord) -> None:
     broken = DeliverySpec(Channel.EMAIL, "ghost@example.org", membership_id=999_999)
     message = email_message("m1@example.org", attachments=(Attachment("a", "text/plain", 1, b"a"),))
@@ -185,6 +203,10 @@ async def test_threading_lookups(store: Store, community: CommunityRecord) -> No
     assert await recent(community.id, "kick-off", T0 + timedelta(hours=2)) == []
     assert await recent(community.id, "other", T0) == []
     assert [p.id for p in await store.posts.thread_posts(root.thread_id)] == [root.post_id, reply.post_id]
+    first = await store.posts.thread_root(root.thread_id)
+    assert first is not None
+    assert first.id == root.post_id
+    assert await store.posts.thread_root(root.thread_id + 1000) is None
 
 
 async def test_one_message_id_in_two_communities_is_two_posts(

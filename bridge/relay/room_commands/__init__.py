@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from bridge.core.commands import ROOM_COMMANDS, CommandError, CommandSpec, Permission, permits, read_command
 from bridge.core.commands.help import help_text
 from bridge.core.loop_guard import ORIGIN_MARKER_KEY
-from bridge.core.model import InboundMessage, Recipient
+from bridge.core.model import Channel, InboundMessage, Recipient
 from bridge.relay.community import CommunityContext
 from bridge.relay.moderation import JoinHints
 from bridge.store import Store
@@ -107,8 +107,7 @@ class RoomCommands:
         await self._reply(community, message, answer, "command", room_id=community.moderators_room_id)
 
     async def _member(self, community: CommunityContext, sender: str) -> Recipient | None:
-        person = await self.store.communities.person_by_matrix_id(sender)
-        return await self.store.communities.member(community.id, person.id) if person else None
+        return await self.store.communities.member_by_address(community.id, Channel.MATRIX, sender)
 
     async def _answer(
         self,
