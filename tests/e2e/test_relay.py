@@ -145,9 +145,10 @@ async def test_restart_and_kill_mid_conversation_double_nothing(
     assert len(bodies) == 3, bodies
     assert [b.rsplit(": ", 1)[-1] for b in bodies] == ["one", "two", "three"]
     assert len(events) == 3
+    # Mail is at-least-once with receivers deduplicating (DESIGN §3): a kill -9 between the SMTP
+    # server's 250 and the delivery's record sends that mail again under its own Message-ID, which a
+    # mail reader shows once. Each post reaches Ana under one Message-ID, never under two.
     mails = await read_mailbox(bridge.community.member("ana").email, 3)
-    assert sorted(m["Subject"] for m in mails) == [
-        "[pm-practice] First",
-        "[pm-practice] Second",
-        "[pm-practice] Third",
-    ]
+    by_id = {m["Message-ID"]: m["Subject"] for m in mails}
+    assert sorted(by_id.values()) == ["[pm-practice] First", "[pm-practice] Second", "[pm-practice] Third"]
+    assert len(mails) - len(by_id) <= 1  # at most the one mail in flight at the kill came again
