@@ -15,7 +15,7 @@ import pytest
 from bridge.cli import main
 from bridge.core.model import Channel, InboundMessage, Role, RosterMember
 from bridge.store import Database, NewStory, NewThread, Store, upgrade
-from tests.unit.config.test_load import ENV, VALID
+from tests.fixtures.cli import sync_pm_practice, write_config
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 ROSTER = [
@@ -28,25 +28,13 @@ ROSTER = [
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "icop.toml"
-    path.write_text(VALID, encoding="utf-8")
-    url = f"sqlite://{tmp_path / 'icop.sqlite3'}"
-    monkeypatch.setenv("ICOP_DATABASE_URL", url)
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
+    path, url = write_config(tmp_path, monkeypatch)
 
     async def prepare() -> None:
         async with Database(url) as db:
             await upgrade(db)
             store = Store(db)
-            sync = await store.communities.sync_community(
-                slug="pm-practice",
-                name="Project Management Practice",
-                list_address="pm-practice@lists.example.com",
-                room="#pm-practice:example.com",
-                time_zone="Europe/Dublin",
-                roster=ROSTER,
-            )
+            sync = await sync_pm_practice(store, ROSTER, time_zone="Europe/Dublin")
             ana = await store.communities.person_by_email("ana@example.org")
             bo = await store.communities.person_by_email("bo@example.org")
             assert ana is not None

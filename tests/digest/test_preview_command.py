@@ -18,35 +18,24 @@ import pytest
 from bridge.cli import main
 from bridge.core.model import Channel, InboundMessage, Role, RosterMember
 from bridge.store import Database, NewThread, Store, upgrade
-from tests.unit.config.test_load import ENV, VALID
+from tests.fixtures.cli import sync_pm_practice, write_config
 
 NOW = datetime(2026, 11, 9, 11, 0, tzinfo=UTC)  # a Monday, 08:00 in São Paulo (Ana's zone)
 
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "icop.toml"
-    path.write_text(VALID, encoding="utf-8")
-    url = f"sqlite://{tmp_path / 'icop.sqlite3'}"
-    monkeypatch.setenv("ICOP_DATABASE_URL", url)
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
+    path, url = write_config(tmp_path, monkeypatch)
+    roster = [
+        RosterMember("Ana Souza", "ana@example.org", Role.CONVENER, None, "America/Sao_Paulo"),
+        RosterMember("Bo Lind", "bo@example.org", Role.MEMBER, None, "Europe/Berlin"),
+    ]
 
     async def prepare() -> None:
         async with Database(url) as db:
             await upgrade(db)
             store = Store(db)
-            sync = await store.communities.sync_community(
-                slug="pm-practice",
-                name="Project Management Practice",
-                list_address="pm-practice@lists.example.com",
-                room="#pm-practice:example.com",
-                time_zone="Europe/Dublin",
-                roster=[
-                    RosterMember("Ana Souza", "ana@example.org", Role.CONVENER, None, "America/Sao_Paulo"),
-                    RosterMember("Bo Lind", "bo@example.org", Role.MEMBER, None, "Europe/Berlin"),
-                ],
-            )
+            sync = await sync_pm_practice(store, roster, time_zone="Europe/Dublin")
             bo = await store.communities.person_by_email("bo@example.org")
             assert bo is not None
             message = InboundMessage(

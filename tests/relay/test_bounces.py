@@ -26,7 +26,7 @@ from bridge.relay.from_email import MailInbound
 from bridge.relay.ingest import Ingestor
 from bridge.store import Database, MemberRecord, Store
 from bridge.store.migrations import upgrade
-from tests.unit.config.test_load import ENV, VALID
+from tests.fixtures.cli import sync_pm_practice, write_config
 
 LIST = "pm@lists.example.com"
 KEY = b"k" * 32
@@ -247,24 +247,14 @@ def test_members_command_lists_and_resets(
 ) -> None:
     """`icop members --json`: one object per member in the documented shape; reset-bounces: exit 0 and
     active again; an unknown member, a missing or unknown community: exit 2."""
-    config = tmp_path / "icop.toml"
-    config.write_text(VALID, encoding="utf-8")
-    url = f"sqlite://{tmp_path / 'icop.sqlite3'}"
-    monkeypatch.setenv("ICOP_DATABASE_URL", url)
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
+    config, url = write_config(tmp_path, monkeypatch)
 
     async def prepare() -> None:
         async with Database(url) as db:
             await upgrade(db)
             store = Store(db)
-            sync = await store.communities.sync_community(
-                slug="pm-practice",
-                name="Project Management Practice",
-                list_address="pm-practice@lists.example.com",
-                room="#pm-practice:example.com",
-                roster=[RosterMember("Ana Souza", "ana@example.org", Role.CONVENER, "@ana:example.com")],
-            )
+            ana = RosterMember("Ana Souza", "ana@example.org", Role.CONVENER, "@ana:example.com")
+            sync = await sync_pm_practice(store, [ana])
             [ana] = await store.communities.members(sync.community_id)
             await store.communities.set_bounce_score(ana.membership_id, 6.0, datetime.now(UTC))
             await store.communities.set_state(ana.membership_id, MembershipState.SUSPENDED, reason="bounces")
