@@ -35,6 +35,7 @@ from bridge.email.shared_mail import SharedPostMail
 from bridge.email.smtp import SmtpPermanentError, SmtpSender, SmtpTemporaryError
 from bridge.relay.community import CommunityContext
 from bridge.relay.conversation import Conversation, conversation_of, email_id
+from bridge.relay.fresh_reads import FreshReads
 from bridge.relay.worker import PermanentDeliveryError, TemporaryDeliveryError
 from bridge.rendering import Renderer
 from bridge.store import OutboxEntry, PostRecord, Store
@@ -90,6 +91,9 @@ class MailCourier:
         # ... and compose its mail once: each member's copy differs only in a few lines.
         self._mail_cache: OrderedDict[tuple[int, datetime | None], SharedPostMail] = OrderedDict()
         self.store = store
+        # Each mail reads its post afresh (a deletion stops the mails not sent yet); the mails in
+        # flight share those reads.
+        self._posts: FreshReads[PostRecord] = FreshReads(store.posts.get_many)
         self.smtp = smtp
         self.communities = communities
         self.signing_key = signing_key
@@ -97,8 +101,12 @@ class MailCourier:
         self.clock = clock
 
     async def deliver(self, entries: Sequence[OutboxEntry]) -> str | None:
-        posts = [await self._live_post(entry) for entry in entries]
-        live = [(entry, post) for entry, post in zip(entries, posts, strict=True) if post is not None]
+        found = await self._posts.get_many(entry.post_id for entry in entries)
+        live = [
+            (entry, post)
+            for entry in entries
+            if (post := found[entry.post_id]) is not None and post.state is PostState.VISIBLE
+        ]
         if not live:
             raise PermanentDeliveryError("the post was deleted before it was mailed")
         entry, first = live[0]
@@ -133,10 +141,6 @@ class MailCourier:
             found = tuple(await self.store.posts.attachments(post.id))
             _remember(self._attachment_cache, key, found)
         return found
-
-    async def _live_post(self, entry: OutboxEntry) -> PostRecord | None:
-        post = await self.store.posts.get(entry.post_id)
-        return post if post is not None and post.state is PostState.VISIBLE else None
 
     def envelope(
         self, community: CommunityContext, entry: OutboxEntry, conversation: Conversation, message_id: str

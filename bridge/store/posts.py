@@ -123,6 +123,12 @@ class Posts:
             post = await Post.filter(id=post_id).using_db(conn).first()
         return _post(post) if post is not None else None
 
+    async def get_many(self, post_ids: Iterable[int]) -> dict[int, PostRecord]:
+        """The posts of these ids that exist, by id: one query for a round of deliveries."""
+        async with self._db.session() as conn:
+            posts = await Post.filter(id__in=list(post_ids)).using_db(conn)
+        return {p.id: _post(p) for p in posts}
+
     async def origin_channels(self, post_ids: Iterable[int]) -> dict[int, Channel]:
         """The channel each post arrived on (what a relay-latency metric is labelled with)."""
         async with self._db.session() as conn:
