@@ -37,6 +37,20 @@ WHERE "id" IN (
 )
 RETURNING "id"
 """
+_MARK_SENT = """
+UPDATE "delivery"
+SET "state" = 'sent', "remote_id" = $1, "claimed_by" = NULL, "claimed_until" = NULL,
+    "updated_at" = COALESCE($2, "updated_at")
+WHERE "id" IN ({ids}) AND "state" = 'sending' AND (CAST($3 AS TEXT) IS NULL OR "claimed_by" = $3)
+RETURNING "id", "post_id", "channel", "kind"
+"""
+_SET_REMOTE_ID = {
+    Channel.MATRIX.value: 'UPDATE "post" SET "matrix_event_id" = $1\n'
+    'WHERE "id" = $2 AND "matrix_event_id" IS NULL',
+    Channel.EMAIL.value: 'UPDATE "post" SET "email_message_id" = $1\n'
+    'WHERE "id" = $2 AND "email_message_id" IS NULL',
+}
+"""A post's id on a channel, recorded by its first delivery there (what replies thread under)."""
 _SKIP_LOCKED = "\n    FOR UPDATE SKIP LOCKED"
 _CLAIM_SQL = {
     # (dialect, one channel only?) → statement
@@ -172,39 +186,22 @@ class Outbox:
         given); rows sharing a remote id (one post's mails) are updated by one statement."""
         if not sent:
             return []
-        remote = dict(sent)
+        by_remote: dict[str | None, builtins.list[int]] = {}
+        for row_id, remote_id in sent:
+            by_remote.setdefault(remote_id, []).append(row_id)
+        finished: builtins.list[int] = []
+        first_ids: dict[tuple[int, str], str] = {}
         async with self._db.transaction() as tx:
-            query = Delivery.filter(id__in=builtins.list(remote), state=DeliveryState.SENDING)
-            if worker_id is not None:
-                query = query.filter(claimed_by=worker_id)
-            rows = await query.using_db(tx.client).values_list("id", "post_id", "channel", "kind")
-            by_remote: dict[str | None, builtins.list[int]] = {}
-            first_ids: dict[tuple[int, Channel], str] = {}
-            for row_id, post_id, channel, kind in rows:
-                remote_id = remote[int(row_id)]
-                by_remote.setdefault(remote_id, []).append(int(row_id))
-                if remote_id and DeliveryKind(kind) is DeliveryKind.POST:
-                    first_ids.setdefault((int(post_id), Channel(channel)), remote_id)
             for remote_id, ids in by_remote.items():
-                await (
-                    Delivery.filter(id__in=ids)
-                    .using_db(tx.client)
-                    .update(
-                        state=DeliveryState.SENT,
-                        remote_id=remote_id,
-                        claimed_by=None,
-                        claimed_until=None,
-                        **({"updated_at": as_utc(now)} if now is not None else {}),
-                    )
-                )
+                sql, params = _mark_sent_sql(self._db.dialect, ids, remote_id, worker_id, now)
+                for row in await self._db.fetch(sql, params, tx=tx):
+                    finished.append(int(row["id"]))
+                    if remote_id and row["kind"] == DeliveryKind.POST.value:
+                        first_ids.setdefault((int(row["post_id"]), str(row["channel"])), remote_id)
             for (post_id, channel), remote_id in first_ids.items():
-                column = "matrix_event_id" if channel is Channel.MATRIX else "email_message_id"
-                await (
-                    Post.filter(id=post_id, **{f"{column}__isnull": True})
-                    .using_db(tx.client)
-                    .update(**{column: remote_id})
-                )
-        return [row_id for ids in by_remote.values() for row_id in ids]
+                sql = _numbered(_SET_REMOTE_ID[channel], self._db.dialect)
+                await self._db.execute(sql, [remote_id, post_id], tx=tx)
+        return finished
 
     async def mark_failed(
         self,
@@ -374,6 +371,21 @@ async def create_deliveries(
     ]
     if rows:
         await Delivery.bulk_create(rows, ignore_conflicts=True, using_db=tx.client)
+
+
+def _numbered(sql: str, dialect: Dialect) -> str:
+    """``$1`` placeholders as the engine takes them (SQLite: ``?1``)."""
+    return sql.replace("$", "?") if dialect is Dialect.SQLITE else sql
+
+
+def _mark_sent_sql(
+    dialect: Dialect, ids: Sequence[int], remote_id: str | None, worker_id: str | None, now: datetime | None
+) -> tuple[str, builtins.list[object]]:
+    """One statement finishing the rows of one remote id that are still claimed (by ``worker_id`` when
+    given), returning what the post's own remote id needs: no read before the write."""
+    params: builtins.list[object] = [remote_id, as_utc(now) if now is not None else None, worker_id, *ids]
+    marks = ", ".join(f"${n}" for n in range(4, len(params) + 1))
+    return _numbered(_MARK_SENT.format(ids=marks), dialect), params
 
 
 async def _claimed(delivery_id: int, worker_id: str | None, tx: Transaction) -> Delivery | None:
