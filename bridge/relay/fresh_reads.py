@@ -40,13 +40,18 @@ class FreshReads(Generic[V]):
             if key not in asked:
                 asked[key] = loop.create_future()
                 self._waiting.setdefault(key, []).append(asked[key])
-        for future in asked.values():
-            while not future.done():
-                if self._reading is None:
-                    await self._read_waiting()
-                else:  # a read began before we asked: wait for it to end, then for the next one
-                    ends: set[asyncio.Future[object]] = {future, self._reading}  # type: ignore[arg-type]
-                    await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            for future in asked.values():
+                while not future.done():
+                    if self._reading is None:
+                        await self._read_waiting()
+                    else:  # a read began before we asked: wait for it to end, then for the next one
+                        ends: set[asyncio.Future[object]] = {future, self._reading}  # type: ignore[arg-type]
+                        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled: no read answers us any more
+            for future in asked.values():
+                future.cancel()
+            raise
         return {key: future.result() for key, future in asked.items()}
 
     async def _read_waiting(self) -> None:

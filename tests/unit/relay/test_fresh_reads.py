@@ -79,3 +79,21 @@ async def test_a_cancelled_reader_leaves_no_asker_waiting() -> None:
         await reader
     table.gate.set()
     assert await asyncio.wait_for(other, 1) == {1: "visible", 2: "visible"}
+
+
+async def test_a_cancelled_asker_is_not_answered() -> None:
+    table = Table()
+    table.gate.clear()
+    table.fail = RuntimeError("database gone")
+    reads = FreshReads(table.read)
+    reader = asyncio.ensure_future(reads.get(1))
+    await table.begun.wait()
+    waiting = asyncio.ensure_future(reads.get(2))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    table.gate.set()
+    with pytest.raises(RuntimeError):
+        await reader
+    assert waiting.cancelled()
+    left = [future for futures in reads._waiting.values() for future in futures]
+    assert all(future.cancelled() for future in left)  # no answer, no error left unretrieved
