@@ -14,24 +14,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bridge.core.meeting_series import Meeting, MeetingSeries, meetings_between
+from bridge.core.zones import zone
 
 MAIN_ZONES = 6
 """Zones shown beside UTC in the room: the series' own, then where most invited members live."""
 DIGEST_HORIZON = timedelta(days=14)
-
-
-def zone(name: str | None) -> tzinfo:
-    """The zone of an IANA name; UTC for none or one this machine does not know."""
-    if not name:
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 def zone_label(name: str) -> str:

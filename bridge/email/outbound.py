@@ -22,13 +22,13 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from functools import lru_cache
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 
 from bridge.core.message_ids import parse_message_id
 from bridge.core.model import Attachment, Channel
 from bridge.core.subjects import list_subject, reply_subject
+from bridge.core.zones import zone as time_zone
 from bridge.email.addresses import ListIdentity
 from bridge.email.calendar import FILENAME, METHOD
 from bridge.email.header_fold import COMPOSE_POLICY
@@ -135,7 +135,7 @@ def compose_batch_mail(mail: OutgoingBatch, *, renderer: Renderer | None = None)
     """Several chat messages in one mail, each with its author and local time."""
     if not mail.entries:
         raise ValueError("a batch mail needs at least one message")
-    zone = _zone(mail.time_zone)
+    zone = time_zone(mail.time_zone)
     entries: list[BatchEntryContext] = [
         {
             **_message_context(e.author_name, e.author_channel, e.text, e.html, e.attachments),
@@ -427,13 +427,6 @@ def _links(attachments: tuple[Attachment, ...]) -> list[FileLink]:
         for a in attachments
         if a.data is None and a.url
     ]
-
-
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 def _local_time(moment: datetime, zone: tzinfo, first: datetime) -> str:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from bridge.config.schema import build_meeting_series
 from bridge.core.meeting_series import MeetingSeries
-from bridge.core.meeting_times import main_zones, utc_when, zone, zone_times
+from bridge.core.meeting_times import main_zones, utc_when, zone_times
 from bridge.core.model import (
     BRIDGE_ORIGIN_PREFIX,
     Channel,
@@ -39,6 +39,7 @@ from bridge.core.model import (
 from bridge.core.reminders import Reminder, due, lead_time, next_due_at
 from bridge.core.routing import email_recipients
 from bridge.core.subjects import normalize_subject
+from bridge.core.zones import zone
 from bridge.relay.community import CommunityContext
 from bridge.rendering import Renderer
 from bridge.store import NewTag, NewThread, Store

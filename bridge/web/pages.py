@@ -22,11 +22,12 @@ from markupsafe import Markup
 from bridge.core import links
 from bridge.core.model import Channel
 from bridge.core.tags.names import fold_tag
+from bridge.core.zones import zone
 from bridge.rendering import Renderer
 from bridge.store import Store
 from bridge.store.archive import Cursor, Reader
 from bridge.web.access import CommunitySite, Sessions, see_other
-from bridge.web.views import FileUrl, local_time, post_views, tag_links, thread_rows, zone
+from bridge.web.views import FileUrl, local_time, post_views, tag_links, thread_rows
 
 THREADS_PER_PAGE = 30
 TEMPLATE = "web/archive/{}.html.j2"

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 
@@ -28,17 +26,6 @@ CHANNEL_MARKS = {Channel.EMAIL: "email", Channel.MATRIX: "chat"}
 """Short text badges rather than emoji: they read the same in every font and to screen readers."""
 
 FileUrl = Callable[[int, int], str]
-
-
-@lru_cache(maxsize=256)
-def zone(name: str | None) -> tzinfo:
-    """The IANA zone ``name``; UTC for a missing or unknown one (a stored zone may predate a tzdata)."""
-    if not name:
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from bridge.core.model import Channel
+from bridge.core.zones import zone
 from bridge.formatting.plain_html import plain_text_html, quoted_history
 from bridge.store.archive import ArchivePost, FileRef, Participant, Revision
 from bridge.web.access import safe_next
 from bridge.web.pages import decode_cursor, encode_cursor
-from bridge.web.views import local_time, participants, post_views, zone
+from bridge.web.views import local_time, participants, post_views
 
 T = datetime(2026, 3, 2, 9, 5, 7, 123456, tzinfo=UTC)
 
