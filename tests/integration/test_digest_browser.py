@@ -4,14 +4,12 @@ screenshots kept in ``var/test-artifacts/`` to be looked at. No driver library: 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from bridge.digest.render import MAX_HTML_BYTES, DigestRenderer
+from tests.fixtures.required import missing
 from tests.unit.digest.test_render import LINKS, issue
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
@@ -30,11 +28,7 @@ FLAGS = [
 def chromium() -> str:
     found = shutil.which("chromium")
     if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(
-                "Debian's chromium is required under CI (scripts/bootstrap installs it)", pytrace=False
-            )
-        pytest.skip("no chromium")
+        missing("Debian's chromium (scripts/bootstrap installs it)")
     return found
 
 

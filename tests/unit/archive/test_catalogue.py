@@ -3,19 +3,17 @@ self-contained; and as a person sees it, in headless Chromium on screen and prin
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from bridge.archive.catalogue import catalogue_view, write_catalogue
 from bridge.core.model import Channel, PracticeState, TagSource
 from bridge.core.tags.taxonomy import TagDefinition, Taxonomy
 from bridge.store import AppliedTag, CatalogueEntry, PracticeRecord, StoryRecord
+from tests.fixtures.required import missing
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TAXONOMY = Taxonomy(
@@ -139,9 +137,7 @@ def test_an_empty_catalogue_says_how_practices_are_made(tmp_path: Path) -> None:
 def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is required under CI (scripts/bootstrap installs it)", pytrace=False)
-        pytest.skip("no chromium")
+        missing("chromium (scripts/bootstrap installs it)")
     return found
 
 
