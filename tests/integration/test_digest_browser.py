@@ -1,5 +1,5 @@
 """The digest page opened in real headless Chromium (Debian's ``chromium``), light and dark, with the
-screenshots kept in ``var/test-artifacts/`` to be looked at. No driver library: Chromium's own
+screenshots kept in ``var/artifacts/browser/`` to be looked at. No driver library: Chromium's own
 ``--screenshot`` and ``--dump-dom`` switches are enough for a page that needs no interaction."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from bridge.digest.render import MAX_HTML_BYTES, DigestRenderer
 from tests.fixtures.required import missing
 from tests.unit.digest.test_render import LINKS, issue
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "artifacts" / "browser"
 FLAGS = [
     "--headless",
     "--no-sandbox",
