@@ -46,7 +46,6 @@ from bridge.store.archive_import import (
     NewPostRow,
     NewThreadRow,
     fitted,
-    oversized,
     thread_subject_fits,
 )
 from bridge.store.communities import normalise_email, normalise_matrix_id
@@ -110,13 +109,7 @@ class ArchiveWriter:
     async def write(self, batch: Sequence[Pending]) -> list[Written]:
         """Store ``batch`` in one transaction; one result per message, in order."""
         results: dict[int, Written] = {}
-        ready: list[tuple[int, Pending]] = []
-        for position, item in enumerate(batch):
-            reason = oversized(item.message, self._author(item.message)[1])
-            if reason is not None:
-                results[position] = Written(item.where, Outcome.FAILED, reason=reason)
-            else:
-                ready.append((position, item))
+        ready = list(enumerate(batch))  # every value already fits the store (``Pending`` fits it)
         for attempt in range(RACE_RETRIES + 1):
             try:
                 written = await self._write(ready)

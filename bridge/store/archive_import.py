@@ -44,8 +44,6 @@ from bridge.store.models import (
     HEADER_VALUE_LENGTH,
     NAME_LENGTH,
     URL_LENGTH,
-    Post,
-    StoredAttachment,
     Thread,
 )
 from bridge.store.records import PostRef, RawMessage, as_utc
@@ -103,21 +101,7 @@ def _limits(model: Any, names: Iterable[str]) -> dict[str, int]:
     return found
 
 
-_POST_LIMITS = _limits(
-    Post,
-    ("author_name", "author_address", "origin_key", "matrix_event_id", "email_message_id", "subject"),
-)
 _THREAD_SUBJECT_LIMIT = _limits(Thread, ("subject",))["subject"]
-_ATTACHMENT_LIMITS = _limits(StoredAttachment, ("filename", "content_type", "url"))
-
-_LABELS = {
-    "author_name": "the sender's name",
-    "author_address": "the sender's address",
-    "origin_key": "the origin key",
-    "matrix_event_id": "the event id",
-    "email_message_id": "the Message-ID",
-    "subject": "the Subject",
-}
 
 
 def fitted(message: InboundMessage) -> InboundMessage:
@@ -144,40 +128,8 @@ def fitted(message: InboundMessage) -> InboundMessage:
     )
 
 
-def oversized(message: InboundMessage, author_name: str) -> str | None:
-    """Why ``message`` does not fit the store's bounded columns, or None when it fits.
-
-    SQLite does not enforce a VARCHAR's length and PostgreSQL does: checking here makes both engines
-    refuse the same message with the same words, and only that message.
-    """
-    values = {
-        "author_name": author_name,
-        "author_address": message.sender_address,
-        "origin_key": message.origin_key,
-        "matrix_event_id": message.matrix_event_id,
-        "email_message_id": message.email_message_id,
-        "subject": message.subject,
-    }
-    for name, value in values.items():
-        if value is not None and len(value) > _POST_LIMITS[name]:
-            limit = _POST_LIMITS[name]
-            return f"{_LABELS[name]} is {len(value):,} characters long; the store takes at most {limit}"
-    for attachment in message.attachments:
-        for name, value in (
-            ("filename", attachment.filename),
-            ("content_type", attachment.content_type),
-            ("url", attachment.url),
-        ):
-            if value is not None and len(value) > _ATTACHMENT_LIMITS[name]:
-                return (
-                    f"an attachment's {name.replace('_', ' ')} is {len(value):,} characters long; "
-                    f"the store takes at most {_ATTACHMENT_LIMITS[name]}"
-                )
-    return None
-
-
 def thread_subject_fits(subject: str) -> str:
-    """A new thread's subject within its column (a post's own subject is checked by ``oversized``)."""
+    """A new thread's subject within its column (a post's own subject is fitted by ``fitted``)."""
     return subject[:_THREAD_SUBJECT_LIMIT]
 
 
